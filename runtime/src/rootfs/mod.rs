@@ -1,0 +1,1 @@
+//! The container's root filesystem: mounts, devices, pivot, masked and read-only paths.

@@ -1,0 +1,1 @@
+//! Process creation and control: clone, pidfd, prctl, exec.
