@@ -1,0 +1,6 @@
+use super::CmdResult;
+
+pub fn run() -> CmdResult {
+    println!("{}", serde_json::to_string_pretty(&corral_runtime::features::features())?);
+    Ok(0)
+}

@@ -1,0 +1,41 @@
+//! Error and debug records: a line on stderr, and the same record in the --log file,
+//! as text or as the JSON lines containerd and podman read back.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub struct Logger {
+    file: Option<File>,
+    format: Format,
+    #[allow(dead_code)]
+    debug: bool,
+}
+
+impl Logger {
+    pub fn new(path: Option<&Path>, format: Format, debug: bool) -> Logger {
+        let file = path.and_then(|p| File::options().create(true).append(true).open(p).ok());
+        Logger { file, format, debug }
+    }
+
+    pub fn error(&self, msg: &str) {
+        let _ = writeln!(std::io::stderr(), "corral: {msg}");
+        self.record("error", msg);
+    }
+
+    fn record(&self, level: &str, msg: &str) {
+        let Some(mut file) = self.file.as_ref() else { return };
+        let time = corral_runtime::state::rfc3339_now();
+        let line = match self.format {
+            Format::Json => serde_json::json!({"level": level, "msg": msg, "time": time}).to_string(),
+            Format::Text => format!("time=\"{time}\" level={level} msg={msg:?}"),
+        };
+        let _ = writeln!(file, "{line}");
+    }
+}

@@ -1,0 +1,78 @@
+//! Capability sets from config.json, applied with the caps crate.
+//!
+//! Order matters: the bounding set is cut while the process still has CAP_SETPCAP (before
+//! the uid changes); the other sets are set after the uid change, which keeps the
+//! permitted set only because of PR_SET_KEEPCAPS. The inheritable set is exactly what the
+//! config names, never more (an inherited non-empty set let later execs regain caps).
+
+use caps::{CapSet, Capability, CapsHashSet};
+use oci_spec::runtime::{Capabilities, LinuxCapabilities};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CapsError {
+    #[error("process.capabilities: {0:?} is not a capability this runtime knows")]
+    Unknown(String),
+    #[error("capabilities: cannot set the {set} set: {source}")]
+    Apply { set: &'static str, source: caps::errors::CapsError },
+}
+
+/// The five sets, resolved before clone.
+#[derive(Debug, Default, Clone)]
+pub struct CapsPlan {
+    pub bounding: CapsHashSet,
+    pub effective: CapsHashSet,
+    pub permitted: CapsHashSet,
+    pub inheritable: CapsHashSet,
+    pub ambient: CapsHashSet,
+}
+
+fn convert(set: &Option<Capabilities>) -> Result<CapsHashSet, CapsError> {
+    let mut out = CapsHashSet::new();
+    for cap in set.iter().flatten() {
+        let name = format!("CAP_{cap}");
+        let parsed: Capability = name.parse().map_err(|_| CapsError::Unknown(name))?;
+        out.insert(parsed);
+    }
+    Ok(out)
+}
+
+impl CapsPlan {
+    /// No capabilities section means no capabilities at all, as in runc.
+    pub fn from_spec(caps: Option<&LinuxCapabilities>) -> Result<CapsPlan, CapsError> {
+        let Some(c) = caps else { return Ok(CapsPlan::default()) };
+        Ok(CapsPlan {
+            bounding: convert(c.bounding())?,
+            effective: convert(c.effective())?,
+            permitted: convert(c.permitted())?,
+            inheritable: convert(c.inheritable())?,
+            ambient: convert(c.ambient())?,
+        })
+    }
+
+    /// Drop from the bounding set everything the config does not name. Needs CAP_SETPCAP,
+    /// so it runs before the uid changes.
+    pub fn apply_bounding(&self) -> Result<(), CapsError> {
+        let err = |source| CapsError::Apply { set: "bounding", source };
+        for cap in caps::runtime::thread_all_supported() {
+            if !self.bounding.contains(&cap) {
+                caps::drop(None, CapSet::Bounding, cap).map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Set inheritable, effective, permitted and ambient, in an order the kernel accepts:
+    /// inheritable while permitted is still full, then effective down, then permitted down.
+    pub fn apply_sets(&self) -> Result<(), CapsError> {
+        let set = |which, name, caps: &CapsHashSet| caps::set(None, which, caps).map_err(|source| CapsError::Apply { set: name, source });
+        set(CapSet::Inheritable, "inheritable", &self.inheritable)?;
+        set(CapSet::Effective, "effective", &self.effective)?;
+        set(CapSet::Permitted, "permitted", &self.permitted)?;
+        caps::clear(None, CapSet::Ambient).map_err(|source| CapsError::Apply { set: "ambient", source })?;
+        for cap in &self.ambient {
+            caps::raise(None, CapSet::Ambient, *cap).map_err(|source| CapsError::Apply { set: "ambient", source })?;
+        }
+        Ok(())
+    }
+}

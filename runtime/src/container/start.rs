@@ -1,0 +1,37 @@
+//! `start`: release a created container's init into its program.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use super::{LifecycleError, open};
+use crate::state::{ContainerDir, Saved, Status, oci_state_json};
+
+pub fn start(root: &Path, id: &str) -> crate::Result<()> {
+    let (dir, saved) = open(root, id)?;
+    let _lock = dir.lock()?;
+    start_locked(&dir, &saved)
+}
+
+/// Write the start byte into the exec fifo, then run poststart hooks.
+pub(crate) fn start_locked(dir: &ContainerDir, saved: &Saved) -> crate::Result<()> {
+    let status = dir.status(saved);
+    if status != Status::Created {
+        return Err(LifecycleError::WrongState { id: saved.id.clone(), status, what: "start works only on a created container" }.into());
+    }
+    let fifo_err = |source| LifecycleError::Fifo { id: saved.id.clone(), source };
+    // Non-blocking: with no reader (init died) this fails with ENXIO instead of hanging.
+    let mut fifo = match std::fs::File::options().write(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(dir.fifo_path()) {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => return Err(LifecycleError::InitGone { id: saved.id.clone() }.into()),
+        Err(e) => return Err(fifo_err(e).into()),
+    };
+    fifo.write_all(&[0]).map_err(fifo_err)?;
+    std::fs::remove_file(dir.fifo_path()).map_err(fifo_err)?;
+    let state = serde_json::to_vec(&oci_state_json(saved, Status::Running)).unwrap_or_default();
+    // The spec asks for a warning, not a failure, when a poststart hook fails.
+    if let Err(e) = crate::hooks::run_all("poststart", &saved.poststart, &state) {
+        eprintln!("corral: warning: {e}");
+    }
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! The container's init, in the cloned child: small named steps, in the order the kernel
+//! needs them, ending in execve.
+//!
+//! namespaces → rootfs → hooks → pivot → hostname/sysctl → masked/readonly → console →
+//! rlimits → no_new_privs → ids/caps → close fds → wait for start → execve.
+//!
+//! The child is a fork of a single-threaded process, so it may allocate, but it parses
+//! nothing: everything comes ready-made in the `InitPlan`.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use nix::sys::stat::Mode;
+use nix::unistd::{Gid, Uid};
+use thiserror::Error;
+
+use super::plan::InitPlan;
+use super::sync::{Channel, Tag};
+
+#[derive(Debug, Error)]
+pub enum InitError {
+    #[error("lost contact with the runtime: {0}")]
+    Channel(std::io::Error),
+    #[error("unexpected message from the runtime")]
+    Protocol,
+    #[error(transparent)]
+    Namespaces(#[from] crate::namespaces::NsError),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
+    #[error("hostname {name:?}: {source}")]
+    Hostname { name: String, source: std::io::Error },
+    #[error("linux.sysctl {key}: {source}; check the name and that the container's namespaces own it")]
+    Sysctl { key: String, source: std::io::Error },
+    #[error(transparent)]
+    Console(#[from] crate::console::ConsoleError),
+    #[error("process.rlimits {name}: cannot set soft {soft} / hard {hard}: {source}{hint}")]
+    Rlimit { name: &'static str, soft: u64, hard: u64, source: nix::Error, hint: String },
+    #[error("process.oomScoreAdj {value}: {source}")]
+    OomScoreAdj { value: i32, source: std::io::Error },
+    #[error("noNewPrivileges: {0}")]
+    NoNewPrivs(nix::Error),
+    #[error("process.user: {step}: {source}")]
+    User { step: &'static str, source: nix::Error },
+    #[error(transparent)]
+    Caps(#[from] crate::caps::CapsError),
+    #[error("process.cwd {path}: {source}")]
+    Cwd { path: PathBuf, source: std::io::Error },
+    #[error("process.args[0] {path:?}: not found in the container's PATH or not executable; check the rootfs and process.env PATH")]
+    NotFound { path: String },
+    #[error("session keyring: {0}")]
+    Keyring(std::io::Error),
+    #[error("closing inherited fds: {0}")]
+    Fds(std::io::Error),
+    #[error("waiting for start: {0}")]
+    StartWait(std::io::Error),
+    #[error("exec {path:?}: {source}")]
+    Exec { path: String, source: nix::Error },
+}
+
+/// Run init; never returns. On failure the error goes to the parent and the child exits.
+pub fn run(plan: &InitPlan, mut chan: Channel, fifo: File) -> ! {
+    let err = match steps(plan, &mut chan, fifo) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    // Once `Created` is sent the parent may be gone; then stderr is the only witness.
+    if chan.send(Tag::Error, err.to_string().as_bytes()).is_err() {
+        let _ = writeln!(std::io::stderr(), "corral: container init: {err}");
+    }
+    crate::sys::process::exit_now(1)
+}
+
+fn steps(plan: &InitPlan, chan: &mut Channel, mut fifo: File) -> Result<std::convert::Infallible, InitError> {
+    let state = expect(chan, Tag::Go)?;
+    crate::namespaces::child_join_user(&plan.ns)?;
+    crate::namespaces::child_unshare_cgroup(&plan.ns)?;
+    nix::unistd::setsid().map_err(|source| InitError::User { step: "setsid", source })?;
+    join_keyring(plan)?;
+    crate::rootfs::prepare(&plan.rootfs)?;
+    if plan.has_runtime_hooks {
+        chan.send(Tag::RunHooks, &[]).map_err(InitError::Channel)?;
+        expect(chan, Tag::Resume)?;
+    }
+    crate::hooks::run_all("createContainer", &plan.create_container_hooks, &state)?;
+    crate::rootfs::pivot(&plan.rootfs)?;
+    set_names(plan)?;
+    write_sysctls(plan)?;
+    crate::rootfs::finish(&plan.rootfs)?;
+    if let Some(console) = &plan.console {
+        crate::console::setup_in_child(console)?;
+    }
+    make_cwd(plan)?;
+    set_rlimits(plan)?;
+    set_oom_score_adj(plan)?;
+    let exe = find_executable(plan)?;
+    set_ids_and_caps(plan)?;
+    if plan.no_new_privs {
+        nix::sys::prctl::set_no_new_privs().map_err(InitError::NoNewPrivs)?;
+    }
+    enter_cwd(plan)?;
+    seal_fds(plan)?;
+    chan.send(Tag::Created, &[]).map_err(InitError::Channel)?;
+    wait_for_start(&mut fifo)?;
+    crate::hooks::run_all("startContainer", &plan.start_container_hooks, &state)?;
+    crate::sys::process::reset_signals();
+    let err = nix::unistd::execve(&exe, &plan.args, &plan.env).unwrap_err();
+    Err(InitError::Exec { path: exe.to_string_lossy().into_owned(), source: err })
+}
+
+fn expect(chan: &mut Channel, want: Tag) -> Result<Vec<u8>, InitError> {
+    let (tag, payload) = chan.recv().map_err(InitError::Channel)?;
+    if tag == want { Ok(payload) } else { Err(InitError::Protocol) }
+}
+
+fn join_keyring(plan: &InitPlan) -> Result<(), InitError> {
+    let Some(name) = &plan.new_keyring else { return Ok(()) };
+    match crate::sys::process::join_session_keyring(name) {
+        // Keyrings may be disabled or restricted (seccomp on the host): runc carries on too.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM | libc::EACCES)) => Ok(()),
+        other => other.map_err(InitError::Keyring),
+    }
+}
+
+fn set_names(plan: &InitPlan) -> Result<(), InitError> {
+    if let Some(name) = &plan.hostname {
+        nix::unistd::sethostname(name).map_err(|e| InitError::Hostname { name: name.clone(), source: e.into() })?;
+    }
+    if let Some(name) = &plan.domainname {
+        crate::sys::process::set_domainname(name.as_bytes()).map_err(|source| InitError::Hostname { name: name.clone(), source })?;
+    }
+    Ok(())
+}
+
+/// Sysctls go through the container's own /proc (mounted by us during prepare, and
+/// before /proc/sys is made read-only by `finish`).
+fn write_sysctls(plan: &InitPlan) -> Result<(), InitError> {
+    for s in &plan.sysctl {
+        let path = Path::new("/proc/sys").join(&s.rel_path);
+        let err = |source| InitError::Sysctl { key: s.key.clone(), source };
+        let mut file = std::fs::OpenOptions::new().write(true).custom_flags_nofollow().open(&path).map_err(err)?;
+        file.write_all(&s.value).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Extension to open without following a final symlink.
+trait NoFollow {
+    fn custom_flags_nofollow(&mut self) -> &mut Self;
+}
+
+impl NoFollow for std::fs::OpenOptions {
+    fn custom_flags_nofollow(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_NOFOLLOW)
+    }
+}
+
+/// Create the working directory if the image lacks it (as root, before ids change).
+fn make_cwd(plan: &InitPlan) -> Result<(), InitError> {
+    match std::fs::DirBuilder::new().recursive(true).mode(0o755).create(&plan.cwd) {
+        Ok(()) => Ok(()),
+        Err(source) => Err(InitError::Cwd { path: plan.cwd.clone(), source }),
+    }
+}
+
+fn enter_cwd(plan: &InitPlan) -> Result<(), InitError> {
+    std::env::set_current_dir(&plan.cwd).map_err(|source| InitError::Cwd { path: plan.cwd.clone(), source })
+}
+
+fn set_rlimits(plan: &InitPlan) -> Result<(), InitError> {
+    for rl in &plan.rlimits {
+        if let Err(source) = nix::sys::resource::setrlimit(rl.resource, rl.soft, rl.hard) {
+            let hint = match nix::sys::resource::getrlimit(rl.resource) {
+                Ok((_, cur_hard)) if source == nix::Error::EPERM && rl.hard > cur_hard => {
+                    format!("; the hard limit is above the runtime's own hard limit {cur_hard}, and raising it needs CAP_SYS_RESOURCE")
+                }
+                _ => String::new(),
+            };
+            return Err(InitError::Rlimit { name: rl.name, soft: rl.soft, hard: rl.hard, source, hint });
+        }
+    }
+    Ok(())
+}
+
+fn set_oom_score_adj(plan: &InitPlan) -> Result<(), InitError> {
+    let Some(value) = plan.oom_score_adj else { return Ok(()) };
+    let err = |source| InitError::OomScoreAdj { value, source };
+    let mut file = std::fs::OpenOptions::new().write(true).open("/proc/self/oom_score_adj").map_err(err)?;
+    file.write_all(value.to_string().as_bytes()).map_err(err)
+}
+
+/// Resolve args[0] inside the container now, so that a missing program fails `create`
+/// with its name rather than failing silently at `start`.
+fn find_executable(plan: &InitPlan) -> Result<CString, InitError> {
+    let arg0 = plan.args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+    let executable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok() && !p.is_dir();
+    let found = if arg0.contains('/') {
+        let p = if Path::new(&arg0).is_absolute() { PathBuf::from(&arg0) } else { plan.cwd.join(&arg0) };
+        executable(&p).then_some(p)
+    } else {
+        plan.search_path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(&arg0)).find(|p| executable(p))
+    };
+    let path = found.ok_or(InitError::NotFound { path: arg0 })?;
+    CString::new(path.into_os_string().into_encoded_bytes()).map_err(|_| InitError::Protocol)
+}
+
+fn user_err(step: &'static str) -> impl Fn(nix::Error) -> InitError {
+    move |source| InitError::User { step, source }
+}
+
+/// Bounding set first (needs CAP_SETPCAP), then groups and ids with KEEPCAPS so the
+/// permitted set survives the uid change, then the remaining capability sets.
+fn set_ids_and_caps(plan: &InitPlan) -> Result<(), InitError> {
+    plan.caps.apply_bounding()?;
+    nix::sys::prctl::set_keepcaps(true).map_err(user_err("keepcaps"))?;
+    let groups: Vec<Gid> = plan.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
+    nix::unistd::setgroups(&groups).map_err(user_err("setgroups (additionalGids)"))?;
+    let (uid, gid) = (Uid::from_raw(plan.uid), Gid::from_raw(plan.gid));
+    nix::unistd::setresgid(gid, gid, gid).map_err(user_err("setresgid (gid)"))?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(user_err("setresuid (uid)"))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(user_err("keepcaps"))?;
+    plan.caps.apply_sets()?;
+    if let Some(mask) = plan.umask {
+        nix::sys::stat::umask(Mode::from_bits_truncate(mask));
+    }
+    Ok(())
+}
+
+/// Everything above stdio and the preserved fds is closed at execve.
+fn seal_fds(plan: &InitPlan) -> Result<(), InitError> {
+    crate::sys::process::cloexec_from(3 + plan.preserve_fds).map_err(InitError::Fds)?;
+    for fd in 3..3 + plan.preserve_fds {
+        crate::sys::process::clear_cloexec(fd as i32).map_err(InitError::Fds)?;
+    }
+    Ok(())
+}
+
+/// Block until `start` writes a byte into the exec fifo. The fifo was opened read-write
+/// by the parent, so this read blocks (it never sees EOF) until the byte arrives.
+fn wait_for_start(fifo: &mut File) -> Result<(), InitError> {
+    let mut byte = [0u8; 1];
+    loop {
+        match fifo.read(&mut byte) {
+            Ok(1) => return Ok(()),
+            Ok(_) => return Err(InitError::StartWait(std::io::Error::other("exec fifo closed"))),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(InitError::StartWait(e)),
+        }
+    }
+}
