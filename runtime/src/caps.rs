@@ -70,7 +70,10 @@ impl CapsPlan {
         set(CapSet::Effective, "effective", &self.effective)?;
         set(CapSet::Permitted, "permitted", &self.permitted)?;
         caps::clear(None, CapSet::Ambient).map_err(|source| CapsError::Apply { set: "ambient", source })?;
-        for cap in &self.ambient {
+        // The kernel allows an ambient cap only if it is both permitted and inheritable;
+        // runc's default config lists ambient caps without inheritable ones, so those are
+        // skipped rather than failing the container.
+        for cap in self.ambient.iter().filter(|c| self.permitted.contains(c) && self.inheritable.contains(c)) {
             caps::raise(None, CapSet::Ambient, *cap).map_err(|source| CapsError::Apply { set: "ambient", source })?;
         }
         Ok(())

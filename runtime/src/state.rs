@@ -92,6 +92,7 @@ pub struct StateRoot {
 }
 
 /// One container's state directory.
+#[derive(Debug, Clone)]
 pub struct ContainerDir {
     pub id: String,
     pub path: PathBuf,

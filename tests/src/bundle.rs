@@ -43,8 +43,20 @@ impl Bundle {
         bundle
     }
 
+    /// A bundle whose container runs `/bin/probe <args>`.
+    pub fn with_probe(args: &[&str]) -> Bundle {
+        let mut bundle = Bundle::new();
+        bundle.set_probe_args(args);
+        bundle
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The bundle path as text, for command lines.
+    pub fn path_str(&self) -> &str {
+        self.path().to_str().expect("temp paths are UTF-8")
     }
 
     pub fn rootfs(&self) -> PathBuf {
@@ -215,6 +227,18 @@ fn generate_spec(dir: &Path) {
 }
 
 fn read_config(dir: &Path) -> Value {
-    let text = fs::read_to_string(dir.join("config.json")).expect("spec wrote config.json");
-    serde_json::from_str(&text).expect("spec wrote valid JSON")
+    let path = dir.join("config.json");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "`{} spec` succeeded but {} is unreadable: {e}",
+            corral_bin().display(),
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "`{} spec` wrote invalid JSON ({e}): {text}",
+            corral_bin().display()
+        )
+    })
 }

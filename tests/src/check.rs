@@ -32,6 +32,21 @@ pub fn assert_ok(out: &Output, what: &str) {
     assert!(out.status.success(), "`{what}` failed\n{}", describe(out));
 }
 
+/// The command's stdout parsed as JSON; panics if it failed or is not JSON.
+pub fn stdout_json(out: &Output, what: &str) -> serde_json::Value {
+    assert_ok(out, what);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("`{what}` printed invalid JSON ({e})\n{}", describe(out)))
+}
+
+/// The strings of a JSON array (non-strings and non-arrays give nothing).
+pub fn json_strings(value: &serde_json::Value) -> Vec<String> {
+    let items = value.as_array().into_iter().flatten();
+    items
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
 /// Panics unless the command exited with `code`.
 pub fn assert_exit_code(out: &Output, code: i32, what: &str) {
     assert_eq!(

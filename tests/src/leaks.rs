@@ -110,6 +110,18 @@ pub fn pid_alive(pid: i64) -> bool {
     Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(&pid)
 }
 
+/// Waits up to five seconds for `pid` to exit; false if it is still alive.
+pub fn wait_pid_gone(pid: i64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while pid_alive(pid) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}
+
 fn all_pids() -> Vec<String> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();

@@ -2,6 +2,8 @@
 //! rootfs, a wrapper around the runtime binary, parsed probe reports and
 //! leak checks. See tests/README.md.
 
+#![deny(unsafe_code)]
+
 pub mod bundle;
 pub mod check;
 pub mod leaks;
@@ -11,8 +13,11 @@ pub mod runtime;
 pub mod tempdir;
 
 pub use bundle::Bundle;
-pub use check::{assert_exit_code, assert_fails_with, assert_fails_with_any, assert_ok};
-pub use leaks::{assert_no_leftovers, open_fd_count, pid_alive};
+pub use check::{
+    assert_exit_code, assert_fails_with, assert_fails_with_any, assert_ok, json_strings,
+    stdout_json,
+};
+pub use leaks::{assert_no_leftovers, open_fd_count, pid_alive, wait_pid_gone};
 pub use paths::{corral_bin, probe_bin, workspace_root};
 pub use report::{Report, host_namespace};
 pub use runtime::{Runtime, unique_id};

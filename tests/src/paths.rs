@@ -54,7 +54,13 @@ fn probe_target_dir() -> PathBuf {
 
 fn find_or_build_probe() -> PathBuf {
     if let Some(probe) = std::env::var_os("CORRAL_PROBE") {
-        return PathBuf::from(probe);
+        let probe = PathBuf::from(probe);
+        assert!(
+            probe.is_file(),
+            "CORRAL_PROBE={} is not a file",
+            probe.display()
+        );
+        return probe;
     }
     let probe = probe_target_dir()
         .join(PROBE_TARGET)

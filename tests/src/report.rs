@@ -44,7 +44,7 @@ impl Report {
     }
 
     pub fn env(&self) -> Vec<String> {
-        strings(&self.0["env"])
+        crate::check::json_strings(&self.0["env"])
     }
 
     /// The value of environment variable `name`, if set.
@@ -89,27 +89,20 @@ impl Report {
     }
 
     pub fn mountinfo(&self) -> Vec<String> {
-        strings(&self.0["mountinfo"])
+        crate::check::json_strings(&self.0["mountinfo"])
     }
 
     /// The mountinfo line of the mount at `target`, the last one if stacked.
     pub fn mount_at(&self, target: &str) -> Option<String> {
         self.mountinfo()
             .into_iter()
-            .filter(|line| line.split(' ').nth(4) == Some(target))
-            .last()
+            .rev()
+            .find(|line| line.split(' ').nth(4) == Some(target))
     }
 
     pub fn isatty(&self, fd: u32) -> bool {
         self.0["isatty"][fd.to_string()].as_bool().unwrap_or(false)
     }
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    let list = value.as_array().cloned().unwrap_or_default();
-    list.iter()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
 }
 
 /// This (host) process's namespace inode for `name`, to compare with a report.

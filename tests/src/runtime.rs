@@ -143,8 +143,23 @@ impl Runtime {
 
     /// `run --bundle <bundle> <extra...> <id>`, in the foreground.
     pub fn run(&self, bundle: &Bundle, id: &str, extra: &[&str]) -> Output {
+        self.with_global(&[], "run", bundle, id, extra)
+    }
+
+    /// `<global...> <verb> --bundle <bundle> <extra...> <id>`, for global
+    /// flags such as `--debug` or `--systemd-cgroup`.
+    pub fn with_global(
+        &self,
+        global: &[&str],
+        verb: &str,
+        bundle: &Bundle,
+        id: &str,
+        extra: &[&str],
+    ) -> Output {
         self.track(id);
-        self.cmd(&bundle_args("run", bundle, id, extra))
+        let mut args: Vec<String> = global.iter().map(|s| s.to_string()).collect();
+        args.extend(bundle_args(verb, bundle, id, extra));
+        self.cmd(&args)
     }
 
     /// `create --bundle <bundle> <extra...> <id>`.
@@ -238,6 +253,20 @@ impl Runtime {
         args.extend_from_slice(extra);
         args.push(id);
         self.cmd(&args)
+    }
+
+    /// The pids `ps --format json` lists; panics if `ps` fails.
+    pub fn ps_pids(&self, id: &str) -> Vec<i64> {
+        let list =
+            crate::check::stdout_json(&self.ps(id, &["--format", "json"]), "ps --format json");
+        let pids = list.as_array().cloned().unwrap_or_default();
+        pids.iter().filter_map(Value::as_i64).collect()
+    }
+
+    /// `delete --force`, asserting it succeeds and leaves nothing behind.
+    pub fn delete_force_and_check(&self, id: &str, bundle: &Bundle) {
+        crate::check::assert_ok(&self.delete(id, true), &format!("delete --force {id}"));
+        self.assert_no_leftovers(id, bundle);
     }
 
     /// create + start, asserting both succeed; returns the init pid.

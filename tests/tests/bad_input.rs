@@ -12,9 +12,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 fn pausing_bundle() -> Bundle {
-    let mut bundle = Bundle::new();
-    bundle.set_probe_args(&["pause"]);
-    bundle
+    Bundle::with_probe(&["pause"])
 }
 
 /// `create` fails with one error line containing every keyword, and leaves
@@ -172,7 +170,7 @@ fn duplicate_id_is_rejected_and_first_container_kept() {
         after["pid"], before["pid"],
         "the first container was replaced"
     );
-    assert_eq!(after["bundle"], first.path().to_str().unwrap());
+    assert_eq!(after["bundle"], first.path_str());
     assert!(
         pid_alive(after["pid"].as_i64().unwrap_or(0)),
         "first container died"
@@ -212,7 +210,7 @@ fn racing_creates_with_one_id_have_exactly_one_winner() {
     let (winner, loser) = (&bundles[winners[0]], &bundles[1 - winners[0]]);
     let state = rt.state(&id);
     assert_eq!(state["status"], "created");
-    assert_eq!(state["bundle"], winner.path().to_str().unwrap());
+    assert_eq!(state["bundle"], winner.path_str());
     assert!(
         pid_alive(state["pid"].as_i64().unwrap_or(0)),
         "winner's init died"

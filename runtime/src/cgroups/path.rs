@@ -32,14 +32,16 @@ pub(crate) fn parse(
             format!("/{DEFAULT_PARENT}/{id}")
         }
     };
-    // We only have the cgroupfs driver; honouring --systemd-cgroup silently with it would surprise.
-    if systemd {
+    // Only the cgroupfs driver exists. --systemd-cgroup is accepted (containerd and podman
+    // may pass it) as long as the path is a cgroupfs one; a systemd-style path is refused.
+    let systemd_style = text.matches(':').count() == 2;
+    if systemd && systemd_style {
         return Err(CgroupError::SystemdUnsupported {
             path: text,
             id: id.to_string(),
         });
     }
-    if text.matches(':').count() == 2 {
+    if systemd_style {
         return Err(CgroupError::LooksLikeSystemd {
             path: text,
             id: id.to_string(),
@@ -202,6 +204,8 @@ mod tests {
         assert!(err.to_string().contains("/corral/abc"), "{err}");
         // One or three colons are legal cgroupfs names.
         assert!(parse(Some("/a:b"), "abc", false).is_ok());
+        // --systemd-cgroup with a cgroupfs path is accepted.
+        assert!(parse(Some("/corral/abc"), "abc", true).is_ok());
     }
 
     #[test]

@@ -39,10 +39,17 @@ pub struct Created {
 struct Undo {
     dir: Option<ContainerDir>,
     cgroup: Option<Cgroup>,
+    /// The init, once cloned (it is our child, so it can be reaped here).
+    init: Option<i32>,
 }
 
 impl Drop for Undo {
     fn drop(&mut self) {
+        if let Some(pid) = self.init.take() {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
         if let Some(cgroup) = self.cgroup.take() {
             let _ = cgroup.remove();
         }
@@ -66,7 +73,7 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
     let hierarchies = Hierarchies::detect()?;
 
     let dir = StateRoot::new(opts.root).claim(opts.id)?;
-    let mut undo = Undo { dir: Some(dir), cgroup: None };
+    let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, init: None };
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref()).map(|p| p.to_string_lossy().into_owned());
     let cgroup = Cgroup::create(&hierarchies, cgroups_path.as_deref(), opts.id, opts.systemd_cgroup)?;
     let cgroup = undo.cgroup.insert(cgroup).clone();
@@ -74,8 +81,6 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
     let new_keyring = (!opts.no_new_keyring).then(|| std::ffi::CString::new(format!("_ses.{}", opts.id)).unwrap_or_default());
     let plan = InitPlan::new(&spec, ns, rootfs, LaunchOptions { console, preserve_fds: opts.preserve_fds, new_keyring })?;
 
-    let dir = undo.dir.as_ref().map(|d| ContainerDir { id: d.id.clone(), path: d.path.clone() });
-    let dir = dir.ok_or_else(|| LifecycleError::Creating(opts.id.to_string()))?;
     let fifo = dir.fifo_path();
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .map_err(|e| LifecycleError::Fifo { id: opts.id.to_string(), source: e.into() })?;
@@ -100,6 +105,7 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
         state_json: &state_json,
     };
     let spawned = spawn(&plan, &ctx)?;
+    undo.init = Some(spawned.pid);
     saved.pid = spawned.pid;
     saved.init_start_time = crate::procfs::pid_stat(spawned.pid).map(|s| s.start_time).unwrap_or_default();
     saved.poststart = list(|h| h.poststart());
@@ -110,6 +116,7 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
     }
     undo.dir = None;
     undo.cgroup = None;
+    undo.init = None;
     Ok(Created { pid: spawned.pid, pidfd: spawned.pidfd, dir, saved })
 }
 

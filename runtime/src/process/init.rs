@@ -1,7 +1,7 @@
 //! The container's init, in the cloned child: small named steps, in the order the kernel
 //! needs them, ending in execve.
 //!
-//! namespaces → rootfs → hooks → pivot → hostname/sysctl → masked/readonly → console →
+//! namespaces → rootfs → hooks → pivot → hostname/sysctl → console → masked/readonly →
 //! rlimits → no_new_privs → ids/caps → close fds → wait for start → execve.
 //!
 //! The child is a fork of a single-threaded process, so it may allocate, but it parses
@@ -78,6 +78,7 @@ pub fn run(plan: &InitPlan, mut chan: Channel, fifo: File) -> ! {
 fn steps(plan: &InitPlan, chan: &mut Channel, mut fifo: File) -> Result<std::convert::Infallible, InitError> {
     let state = expect(chan, Tag::Go)?;
     crate::namespaces::child_join_user(&plan.ns)?;
+    become_userns_root(plan)?;
     crate::namespaces::child_unshare_cgroup(&plan.ns)?;
     nix::unistd::setsid().map_err(|source| InitError::User { step: "setsid", source })?;
     join_keyring(plan)?;
@@ -88,16 +89,18 @@ fn steps(plan: &InitPlan, chan: &mut Channel, mut fifo: File) -> Result<std::con
     }
     crate::hooks::run_all("createContainer", &plan.create_container_hooks, &state)?;
     crate::rootfs::pivot(&plan.rootfs)?;
+    make_cwd(plan)?;
     set_names(plan)?;
     write_sysctls(plan)?;
-    crate::rootfs::finish(&plan.rootfs)?;
+    // The console goes in before `finish`, which may make /dev read-only.
     if let Some(console) = &plan.console {
         crate::console::setup_in_child(console)?;
     }
-    make_cwd(plan)?;
+    crate::rootfs::finish(&plan.rootfs)?;
     set_rlimits(plan)?;
     set_oom_score_adj(plan)?;
     let exe = find_executable(plan)?;
+    let env = env_with_home(plan);
     set_ids_and_caps(plan)?;
     if plan.no_new_privs {
         nix::sys::prctl::set_no_new_privs().map_err(InitError::NoNewPrivs)?;
@@ -108,13 +111,25 @@ fn steps(plan: &InitPlan, chan: &mut Channel, mut fifo: File) -> Result<std::con
     wait_for_start(&mut fifo)?;
     crate::hooks::run_all("startContainer", &plan.start_container_hooks, &state)?;
     crate::sys::process::reset_signals();
-    let err = nix::unistd::execve(&exe, &plan.args, &plan.env).unwrap_err();
+    let err = nix::unistd::execve(&exe, &plan.args, &env).unwrap_err();
     Err(InitError::Exec { path: exe.to_string_lossy().into_owned(), source: err })
 }
 
 fn expect(chan: &mut Channel, want: Tag) -> Result<Vec<u8>, InitError> {
     let (tag, payload) = chan.recv().map_err(InitError::Channel)?;
     if tag == want { Ok(payload) } else { Err(InitError::Protocol) }
+}
+
+/// In a user namespace the child starts with unmapped ids (it was cloned by host root,
+/// which the mapping does not cover), and the kernel refuses to create files for an
+/// unmapped owner. Become the namespace's root before touching the rootfs.
+fn become_userns_root(plan: &InitPlan) -> Result<(), InitError> {
+    if !plan.in_user_ns {
+        return Ok(());
+    }
+    let (uid, gid) = (Uid::from_raw(0), Gid::from_raw(0));
+    nix::unistd::setresgid(gid, gid, gid).map_err(user_err("setresgid(0) in the user namespace; check gidMappings maps 0"))?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(user_err("setresuid(0) in the user namespace; check uidMappings maps 0"))
 }
 
 fn join_keyring(plan: &InitPlan) -> Result<(), InitError> {
@@ -207,6 +222,27 @@ fn find_executable(plan: &InitPlan) -> Result<CString, InitError> {
     };
     let path = found.ok_or(InitError::NotFound { path: arg0 })?;
     CString::new(path.into_os_string().into_encoded_bytes()).map_err(|_| InitError::Protocol)
+}
+
+/// Like runc, give the process a HOME when the config sets none: the user's entry in the
+/// container's /etc/passwd, else "/".
+fn env_with_home(plan: &InitPlan) -> Vec<CString> {
+    let mut env = plan.env.clone();
+    if env.iter().any(|e| e.as_bytes().starts_with(b"HOME=")) {
+        return env;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let home = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse::<u32>() == Ok(plan.uid))
+        .map(|f| f[5].to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into());
+    if let Ok(var) = CString::new(format!("HOME={home}")) {
+        env.push(var);
+    }
+    env
 }
 
 fn user_err(step: &'static str) -> impl Fn(nix::Error) -> InitError {

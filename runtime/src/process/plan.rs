@@ -44,6 +44,8 @@ pub struct Sysctl {
 
 pub struct InitPlan {
     pub ns: NsPlan,
+    /// The init runs in a user namespace (new or joined).
+    pub in_user_ns: bool,
     pub rootfs: RootfsPlan,
     pub hostname: Option<String>,
     pub domainname: Option<String>,
@@ -161,6 +163,7 @@ impl InitPlan {
             return Err(invalid("process.terminal", "true but no --console-socket was given; pass one, or set terminal to false"));
         }
         Ok(InitPlan {
+            in_user_ns: spec.has_ns(LinuxNamespaceType::User),
             ns,
             rootfs,
             hostname: s.hostname().clone(),

@@ -18,7 +18,9 @@ pub enum RootfsError {
     )]
     RootPath { path: PathBuf, source: io::Error },
 
-    #[error("mounts[{index}]: mount destination {destination:?} is not absolute; use {suggestion:?}")]
+    #[error(
+        "mounts[{index}]: mount destination {destination:?} is not absolute; use {suggestion:?}"
+    )]
     RelativeDestination {
         index: usize,
         destination: PathBuf,
@@ -61,6 +63,11 @@ pub enum RootfsError {
         path: String,
         suggestion: String,
     },
+
+    #[error(
+        "linux.maskedPaths entry {path:?} names the container's root, which cannot be masked; remove it"
+    )]
+    MaskedRoot { path: String },
 
     #[error("{what} {value:?} contains a NUL byte, which no path or mount option can hold")]
     NulByte { what: &'static str, value: String },

@@ -1,1 +1,73 @@
 //! The container's root filesystem: mounts, devices, pivot, masked and read-only paths.
+//!
+//! [`RootfsPlan::new`] runs in the runtime before clone and does all parsing and
+//! validation. The child, already in its new mount namespace and single-threaded, then
+//! calls [`prepare`], [`pivot`], optionally [`mount_console`], and [`finish`], in that
+//! order. Every path inside the rootfs is resolved by fd relative to the rootfs
+//! (crate::sys::fs::open_in_root) and every mount targets /proc/self/fd/N of such an fd,
+//! so symlinks and ".." in the image cannot redirect a mount to the host.
+
+mod cgroupfs;
+mod copyup;
+mod devices;
+mod error;
+mod mounts;
+mod options;
+mod paths;
+mod pivot;
+mod plan;
+#[cfg(test)]
+mod tests;
+
+use std::os::fd::{AsFd, BorrowedFd};
+
+pub use error::RootfsError;
+pub use options::MOUNT_OPTIONS;
+pub use plan::RootfsPlan;
+
+/// Facts about the container that config.json alone does not give.
+#[derive(Debug, Clone, Default)]
+pub struct RootfsOptions {
+    /// --no-pivot: MS_MOVE the rootfs onto / and chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// The container has its own cgroup namespace.
+    pub new_cgroupns: bool,
+    /// The container has its own user namespace (mknod is not allowed: device nodes are
+    /// bind-mounted from the host instead).
+    pub new_userns: bool,
+    /// The container's cgroup directories, for mounts of type "cgroup".
+    pub cgroup_dirs: Vec<crate::cgroups::CgroupDir>,
+}
+
+/// In the child, in its new mount namespace, before the switch of root: propagation of
+/// "/", the rootfs bound onto itself, every config mount in order, then (unless a bind
+/// mount provides /dev) the device nodes and /dev symlinks.
+pub fn prepare(plan: &RootfsPlan) -> Result<(), RootfsError> {
+    let root = pivot::prepare_root(plan)?;
+    mounts::mount_all(root.as_fd(), plan)?;
+    if plan.setup_dev {
+        devices::create_devices(root.as_fd(), plan)?;
+        devices::create_dev_links(root.as_fd(), plan)?;
+    }
+    Ok(())
+}
+
+/// pivot_root into the rootfs and detach the old root (or MS_MOVE + chroot with
+/// no_pivot); the cwd ends at the new "/".
+pub fn pivot(plan: &RootfsPlan) -> Result<(), RootfsError> {
+    pivot::switch_root(plan)
+}
+
+/// After [`pivot`] (and [`mount_console`]): readonlyPaths, maskedPaths, /dev read-only
+/// when asked, root.readonly, then linux.rootfsPropagation on "/". Needs the container's
+/// procfs at /proc when there are masked or read-only paths.
+pub fn finish(plan: &RootfsPlan) -> Result<(), RootfsError> {
+    paths::finish(plan)
+}
+
+/// After [`pivot`], before [`finish`] (which may make "/" read-only): bind-mounts the pty
+/// slave over /dev/console, creating it as an empty 0666 file when missing. Refuses an fd
+/// that is not a pty slave (char device, major 136-143). Needs the container's /proc.
+pub fn mount_console(pty_slave: BorrowedFd) -> Result<(), RootfsError> {
+    paths::mount_console(pty_slave)
+}

@@ -20,7 +20,9 @@ enum Effect {
     /// caller chose the atime mode.
     AtimeSet(MsFlags),
     AtimeClear(MsFlags),
-    Bind { recursive: bool },
+    Bind {
+        recursive: bool,
+    },
     /// A propagation change, applied by a separate mount(2) after the mount.
     Propagation(MsFlags),
     /// Recursive attributes for mount_setattr(AT_RECURSIVE).
@@ -75,13 +77,25 @@ const TABLE: &[(&str, Effect)] = &[
     ("bind", Effect::Bind { recursive: false }),
     ("rbind", Effect::Bind { recursive: true }),
     ("private", Effect::Propagation(MsFlags::MS_PRIVATE)),
-    ("rprivate", Effect::Propagation(MsFlags::MS_PRIVATE.union(MsFlags::MS_REC))),
+    (
+        "rprivate",
+        Effect::Propagation(MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)),
+    ),
     ("shared", Effect::Propagation(MsFlags::MS_SHARED)),
-    ("rshared", Effect::Propagation(MsFlags::MS_SHARED.union(MsFlags::MS_REC))),
+    (
+        "rshared",
+        Effect::Propagation(MsFlags::MS_SHARED.union(MsFlags::MS_REC)),
+    ),
     ("slave", Effect::Propagation(MsFlags::MS_SLAVE)),
-    ("rslave", Effect::Propagation(MsFlags::MS_SLAVE.union(MsFlags::MS_REC))),
+    (
+        "rslave",
+        Effect::Propagation(MsFlags::MS_SLAVE.union(MsFlags::MS_REC)),
+    ),
     ("unbindable", Effect::Propagation(MsFlags::MS_UNBINDABLE)),
-    ("runbindable", Effect::Propagation(MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC))),
+    (
+        "runbindable",
+        Effect::Propagation(MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
+    ),
     ("rro", Effect::AttrSet(MOUNT_ATTR_RDONLY)),
     ("rrw", Effect::AttrClear(MOUNT_ATTR_RDONLY)),
     ("rnosuid", Effect::AttrSet(MOUNT_ATTR_NOSUID)),
@@ -103,12 +117,18 @@ const TABLE: &[(&str, Effect)] = &[
     ("rstrictatime", Effect::AttrAtime(MOUNT_ATTR_STRICTATIME)),
     ("rnostrictatime", Effect::AttrAtime(MOUNT_ATTR_RELATIME)),
     ("tmpcopyup", Effect::TmpCopyUp),
-    ("idmap", Effect::Unsupported("idmapped mounts are not supported by corral")),
-    ("ridmap", Effect::Unsupported("idmapped mounts are not supported by corral")),
+    (
+        "idmap",
+        Effect::Unsupported("idmapped mounts are not supported by corral"),
+    ),
+    (
+        "ridmap",
+        Effect::Unsupported("idmapped mounts are not supported by corral"),
+    ),
 ];
 
 /// The options of one mount, sorted by how they are applied.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ParsedOptions {
     /// mount(2) flags, without MS_BIND/MS_REC and without propagation.
     pub flags: MsFlags,
@@ -120,11 +140,57 @@ pub(crate) struct ParsedOptions {
     pub attr: Option<MountAttr>,
     /// Whether an atime option (atime, noatime, relatime, ...) was given.
     pub atime_given: bool,
-    /// "tmpcopyup" was given (accepted, not implemented: the tmpfs starts empty).
+    /// "tmpcopyup" was given: the tmpfs starts with a copy of the directory it covers.
     pub tmpcopyup: bool,
     /// Every other option, comma-joined, for mount(2)'s data argument.
     pub data: String,
 }
+
+impl Default for ParsedOptions {
+    fn default() -> Self {
+        ParsedOptions {
+            flags: MsFlags::empty(),
+            bind: None,
+            propagation: Vec::new(),
+            attr: None,
+            atime_given: false,
+            tmpcopyup: false,
+            data: String::new(),
+        }
+    }
+}
+
+const fn is_supported(effect: &Effect) -> bool {
+    !matches!(effect, Effect::Unsupported(_))
+}
+
+const fn count_supported() -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < TABLE.len() {
+        if is_supported(&TABLE[i].1) {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+const fn supported_names() -> [&'static str; count_supported()] {
+    let mut out = [""; count_supported()];
+    let (mut i, mut n) = (0, 0);
+    while i < TABLE.len() {
+        if is_supported(&TABLE[i].1) {
+            out[n] = TABLE[i].0;
+            n += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Every mount option name corral gives a meaning to (for `corral features`); any other
+/// option is passed to the filesystem as mount data.
+pub const MOUNT_OPTIONS: &[&str] = &supported_names();
 
 /// Parses `options`. Err carries a sentence about the first unsupported option.
 pub(crate) fn parse_options<S: AsRef<str>>(options: &[S]) -> Result<ParsedOptions, String> {
@@ -224,10 +290,20 @@ mod tests {
 
     #[test]
     fn unknown_options_become_data() {
-        let p = parse_options(&["nosuid", "mode=755", "size=65536k", "newinstance", "ptmxmode=0666", "gid=5"])
-            .unwrap();
+        let p = parse_options(&[
+            "nosuid",
+            "mode=755",
+            "size=65536k",
+            "newinstance",
+            "ptmxmode=0666",
+            "gid=5",
+        ])
+        .unwrap();
         assert_eq!(p.flags, MsFlags::MS_NOSUID);
-        assert_eq!(p.data, "mode=755,size=65536k,newinstance,ptmxmode=0666,gid=5");
+        assert_eq!(
+            p.data,
+            "mode=755,size=65536k,newinstance,ptmxmode=0666,gid=5"
+        );
     }
 
     #[test]
@@ -237,14 +313,20 @@ mod tests {
         assert_eq!(p.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
         let p = parse_options(&["rbind", "bind", "slave", "unbindable"]).unwrap();
         assert_eq!(p.bind, Some(true));
-        assert_eq!(p.propagation, vec![MsFlags::MS_SLAVE, MsFlags::MS_UNBINDABLE]);
+        assert_eq!(
+            p.propagation,
+            vec![MsFlags::MS_SLAVE, MsFlags::MS_UNBINDABLE]
+        );
     }
 
     #[test]
     fn recursive_attributes() {
         let p = parse_options(&["rro", "rnosuid", "rnoatime", "rnodev", "rdev"]).unwrap();
         let a = p.attr.unwrap();
-        assert_eq!(a.attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME);
+        assert_eq!(
+            a.attr_set,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME
+        );
         assert_eq!(a.attr_clr, MOUNT_ATTR__ATIME | MOUNT_ATTR_NODEV);
         assert_eq!(p.flags, MsFlags::empty());
         let p = parse_options(&["rnoatime", "rstrictatime"]).unwrap();
@@ -256,9 +338,23 @@ mod tests {
         let p = parse_options(&["noatime", "nodiratime"]).unwrap();
         assert!(p.atime_given);
         assert_eq!(p.flags, MsFlags::MS_NOATIME | MsFlags::MS_NODIRATIME);
-        let p = parse_options(&["strictatime", "nosymfollow", "lazytime", "dirsync", "sync", "mand"]).unwrap();
-        assert!(p.flags.contains(MsFlags::MS_STRICTATIME | MS_NOSYMFOLLOW | MsFlags::MS_LAZYTIME));
-        assert!(p.flags.contains(MsFlags::MS_DIRSYNC | MsFlags::MS_SYNCHRONOUS | MsFlags::MS_MANDLOCK));
+        let p = parse_options(&[
+            "strictatime",
+            "nosymfollow",
+            "lazytime",
+            "dirsync",
+            "sync",
+            "mand",
+        ])
+        .unwrap();
+        assert!(
+            p.flags
+                .contains(MsFlags::MS_STRICTATIME | MS_NOSYMFOLLOW | MsFlags::MS_LAZYTIME)
+        );
+        assert!(
+            p.flags
+                .contains(MsFlags::MS_DIRSYNC | MsFlags::MS_SYNCHRONOUS | MsFlags::MS_MANDLOCK)
+        );
     }
 
     #[test]
@@ -271,8 +367,18 @@ mod tests {
     }
 
     #[test]
+    fn features_list_has_supported_options_only() {
+        assert!(MOUNT_OPTIONS.contains(&"rro") && MOUNT_OPTIONS.contains(&"rbind"));
+        assert!(!MOUNT_OPTIONS.contains(&"idmap"));
+        assert_eq!(MOUNT_OPTIONS.len(), TABLE.len() - 2);
+    }
+
+    #[test]
     fn rootfs_propagation_values() {
-        assert_eq!(parse_propagation("rslave"), Some(MsFlags::MS_SLAVE | MsFlags::MS_REC));
+        assert_eq!(
+            parse_propagation("rslave"),
+            Some(MsFlags::MS_SLAVE | MsFlags::MS_REC)
+        );
         assert_eq!(parse_propagation("private"), Some(MsFlags::MS_PRIVATE));
         assert_eq!(parse_propagation("ro"), None);
         assert_eq!(parse_propagation("bogus"), None);

@@ -48,6 +48,12 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlag) -> io::Resu
     open_in_root_fallback(root, path, flags)
 }
 
+/// Makes [`open_in_root`] use the fallback from now on, in this process (tests only).
+#[cfg(test)]
+pub(crate) fn force_fallback_for_tests() {
+    OPENAT2_STATE.store(OPENAT2_MISSING, Ordering::Relaxed);
+}
+
 fn openat2_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
     let how = OpenHow::new()
         .flags(flags | OFlag::O_CLOEXEC)
@@ -72,6 +78,9 @@ pub fn open_in_root_fallback(
 ) -> io::Result<OwnedFd> {
     if flags.contains(OFlag::O_CREAT) {
         return Err(Errno::EINVAL.into());
+    }
+    if path.as_os_str().is_empty() {
+        return Err(Errno::ENOENT.into()); // as openat2 answers
     }
     let follow_last = !flags.contains(OFlag::O_NOFOLLOW);
     let walked = walk_in_root(root, path, follow_last, None)?;
@@ -133,18 +142,21 @@ fn walk_in_root(
             continue;
         }
         let cur = dirs.last().map_or(root, |d| d.as_fd());
-        let fd = match openat(cur, name.as_os_str(), path_flags(), Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) if create_dirs.is_some() => {
-                let mode = create_dirs.unwrap_or(Mode::empty());
+        let fd = match (
+            openat(cur, name.as_os_str(), path_flags(), Mode::empty()),
+            create_dirs,
+        ) {
+            (Ok(fd), _) => fd,
+            (Err(Errno::ENOENT), Some(mode)) => {
                 match mkdirat(cur, name.as_os_str(), mode) {
                     Ok(()) | Err(Errno::EEXIST) => {}
                     Err(e) => return Err(e.into()),
                 }
+                // Open it on the next turn, like any other component.
                 todo.push(name);
                 continue;
             }
-            Err(e) => return Err(e.into()),
+            (Err(e), _) => return Err(e.into()),
         };
         let stat = fstat(&fd)?;
         let is_last = todo.is_empty();
@@ -167,7 +179,11 @@ fn walk_in_root(
                     Some(dir) => dir,
                     None => root.try_clone_to_owned()?,
                 };
-                return Ok(Walked { fd, entry: Some((dir, name)), stat });
+                return Ok(Walked {
+                    fd,
+                    entry: Some((dir, name)),
+                    stat,
+                });
             }
         }
     }
@@ -177,7 +193,11 @@ fn walk_in_root(
         None => openat(root, ".", path_flags(), Mode::empty())?,
     };
     let stat = fstat(&fd)?;
-    Ok(Walked { fd, entry: None, stat })
+    Ok(Walked {
+        fd,
+        entry: None,
+        stat,
+    })
 }
 
 fn path_flags() -> OFlag {
@@ -316,6 +336,8 @@ pub struct FsInfo {
 }
 
 /// statfs(2) of the filesystem under `fd` (O_PATH fds work).
+// f_type and f_flags are c_long, whose width varies by target.
+#[allow(clippy::unnecessary_cast)]
 pub fn statfs_fd(fd: BorrowedFd<'_>) -> io::Result<FsInfo> {
     let mut buf = std::mem::MaybeUninit::<libc::statfs64>::zeroed();
     // SAFETY: `fd` is a live descriptor borrowed for this call and `buf` is a writable
@@ -416,9 +438,15 @@ mod tests {
                 }
             };
             // ../outside from the root is clamped to /outside, which does not exist.
-            assert_eq!(errno(open("/outside_link", OFlag::O_PATH)), Some(libc::ENOENT));
+            assert_eq!(
+                errno(open("/outside_link", OFlag::O_PATH)),
+                Some(libc::ENOENT)
+            );
             assert_eq!(errno(open("/loop", OFlag::O_PATH)), Some(libc::ELOOP));
-            assert_eq!(errno(open("/a/b/file/x", OFlag::O_PATH)), Some(libc::ENOTDIR));
+            assert_eq!(
+                errno(open("/a/b/file/x", OFlag::O_PATH)),
+                Some(libc::ENOTDIR)
+            );
             let nofollow = open("/link_abs", OFlag::O_PATH | OFlag::O_NOFOLLOW).unwrap();
             assert_eq!(file_type(&fstat(&nofollow).unwrap()), SFlag::S_IFLNK);
             let read = open("/a/b/file", OFlag::O_RDONLY).unwrap();
@@ -427,7 +455,9 @@ mod tests {
         // The magic link is not followed by openat2; the fallback reads "/proc/self/root"
         // as a plain path inside the root, which does not exist there.
         assert!(open_in_root(root.as_fd(), Path::new("/magic/etc"), OFlag::O_PATH).is_err());
-        assert!(open_in_root_fallback(root.as_fd(), Path::new("/magic/etc"), OFlag::O_PATH).is_err());
+        assert!(
+            open_in_root_fallback(root.as_fd(), Path::new("/magic/etc"), OFlag::O_PATH).is_err()
+        );
     }
 
     #[test]
@@ -436,18 +466,38 @@ mod tests {
         let root_path = t.0.join("root");
         let root = open_host(&root_path, OFlag::O_DIRECTORY).unwrap();
         symlink("/made/here", root_path.join("dangling")).unwrap();
-        mkdir_all_in_root(root.as_fd(), Path::new("/dangling/x"), Mode::from_bits_truncate(0o755))
-            .unwrap();
+        mkdir_all_in_root(
+            root.as_fd(),
+            Path::new("/dangling/x"),
+            Mode::from_bits_truncate(0o755),
+        )
+        .unwrap();
         assert!(root_path.join("made/here/x").is_dir());
-        mkdir_all_in_root(root.as_fd(), Path::new("/escape/up/../y"), Mode::from_bits_truncate(0o755))
-            .unwrap();
+        mkdir_all_in_root(
+            root.as_fd(),
+            Path::new("/escape/up/../y"),
+            Mode::from_bits_truncate(0o755),
+        )
+        .unwrap();
         assert!(root_path.join("y").is_dir());
-        create_file_in_root(root.as_fd(), Path::new("/link_abs/new"), Mode::from_bits_truncate(0o600))
-            .unwrap();
+        create_file_in_root(
+            root.as_fd(),
+            Path::new("/link_abs/new"),
+            Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
         assert!(root_path.join("a/new").is_file());
         let again = create_file_in_root(root.as_fd(), Path::new("/a/new"), Mode::empty());
-        assert_eq!(again.err().and_then(|e| e.raw_os_error()), Some(libc::EEXIST));
-        symlink_in_root(root.as_fd(), Path::new("/proc/self/fd"), Path::new("/escape/dev/fd")).unwrap();
+        assert_eq!(
+            again.err().and_then(|e| e.raw_os_error()),
+            Some(libc::EEXIST)
+        );
+        symlink_in_root(
+            root.as_fd(),
+            Path::new("/proc/self/fd"),
+            Path::new("/escape/dev/fd"),
+        )
+        .unwrap();
         let link = std::fs::read_link(root_path.join("dev/fd")).unwrap();
         assert_eq!(link, Path::new("/proc/self/fd"));
         unlink_in_root(root.as_fd(), Path::new("/dev/fd")).unwrap();

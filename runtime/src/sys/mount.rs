@@ -63,7 +63,13 @@ pub fn mount_fs(
     data: Option<&CStr>,
 ) -> io::Result<()> {
     let target = FdPath::new(target);
-    Ok(mount(Some(source), target.as_cstr(), Some(fstype), flags, data)?)
+    Ok(mount(
+        Some(source),
+        target.as_cstr(),
+        Some(fstype),
+        flags,
+        data,
+    )?)
 }
 
 /// Bind-mounts the object behind `source` (any fd, O_PATH included) onto the one behind `target`.
@@ -73,7 +79,13 @@ pub fn bind_fd(source: BorrowedFd<'_>, target: BorrowedFd<'_>, recursive: bool) 
     if recursive {
         flags |= MsFlags::MS_REC;
     }
-    Ok(mount(Some(source.as_cstr()), target.as_cstr(), NONE, flags, NONE)?)
+    Ok(mount(
+        Some(source.as_cstr()),
+        target.as_cstr(),
+        NONE,
+        flags,
+        NONE,
+    )?)
 }
 
 /// Bind-mounts host path `source` onto host path `target` (both runtime-chosen paths).
@@ -244,7 +256,10 @@ mod tests {
         let file = std::fs::File::open("/").unwrap();
         let raw = file.as_raw_fd();
         let p = FdPath::new(file.as_fd());
-        assert_eq!(p.as_cstr().to_str().unwrap(), format!("/proc/self/fd/{raw}"));
+        assert_eq!(
+            p.as_cstr().to_str().unwrap(),
+            format!("/proc/self/fd/{raw}")
+        );
         assert_eq!(std::mem::size_of::<MountAttr>(), 32);
     }
 }

@@ -4,8 +4,12 @@
 //! Exit status: 0 on success, 1 when the operation failed (the errno name,
 //! e.g. "EACCES", is printed on stdout), 2 on a usage error.
 
+#![deny(unsafe_code)]
+
 mod json;
 mod report;
+// The only module with unsafe code: raw signals and fcntl.
+#[allow(unsafe_code)]
 mod sys;
 
 use json::Json;

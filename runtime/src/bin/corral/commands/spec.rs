@@ -8,7 +8,8 @@ pub struct Args {
     #[arg(short = 'b', long, default_value = ".")]
     bundle: PathBuf,
     /// A config for running without root: a user namespace mapping your ids to root.
-    #[arg(long)]
+    // A distinct id: the global --rootless (runc's, accepted and ignored) has the same name.
+    #[arg(long = "rootless", id = "spec_rootless")]
     rootless: bool,
 }
 
