@@ -28,6 +28,8 @@ pub enum LifecycleError {
     Creating(String),
     #[error("container {id:?}: the init process is gone; `delete` the container")]
     InitGone { id: String },
+    #[error("container {id:?}: its process failed to start after `start` (startContainer hook or exec); see the container's stderr")]
+    LaunchFailed { id: String },
     #[error("container {id:?}: cannot signal it: {source}")]
     Signal { id: String, source: std::io::Error },
     #[error("unknown signal {0:?}; use a name like TERM, SIGKILL or a number 1-64")]

@@ -1,10 +1,11 @@
 //! `start`: release a created container's init into its program.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::{LifecycleError, open};
+use crate::process::init::LAUNCH_FAILED;
 use crate::state::{ContainerDir, Saved, Status, oci_state_json};
 
 pub fn start(root: &Path, id: &str) -> crate::Result<()> {
@@ -35,8 +36,13 @@ pub(crate) fn start_locked(dir: &ContainerDir, saved: &Saved) -> crate::Result<(
     drop(fifo);
     std::fs::remove_file(dir.fifo_path()).map_err(fifo_err)?;
     wait_for_hangup(&watch).map_err(fifo_err)?;
-    if !crate::procfs::is_same_process_alive(saved.pid, saved.init_start_time) {
-        return Err(LifecycleError::InitGone { id: saved.id.clone() }.into());
+    // Left in the pipe: LAUNCH_FAILED if the init failed after release (its error is on
+    // the container's stderr), our start byte if it died before reading it.
+    let mut left = [0u8; 1];
+    match (&watch).read(&mut left) {
+        Ok(1) if left[0] == LAUNCH_FAILED => return Err(LifecycleError::LaunchFailed { id: saved.id.clone() }.into()),
+        Ok(1) => return Err(LifecycleError::InitGone { id: saved.id.clone() }.into()),
+        _ => {}
     }
     let state = serde_json::to_vec(&oci_state_json(saved, Status::Running)).unwrap_or_default();
     // The spec asks for a warning, not a failure, when a poststart hook fails.

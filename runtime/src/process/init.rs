@@ -62,20 +62,38 @@ pub enum InitError {
     Exec { path: String, source: nix::Error },
 }
 
+/// Byte the init writes into the exec fifo when it fails after `start` released it, so
+/// `start` can tell a failed launch from a program that ran and exited quickly.
+pub const LAUNCH_FAILED: u8 = 1;
+
 /// Run init; never returns. On failure the error goes to the parent and the child exits.
-pub fn run(plan: &InitPlan, mut chan: Channel, fifo: File) -> ! {
-    let err = match steps(plan, &mut chan, fifo) {
-        Ok(never) => match never {},
+pub fn run(plan: &InitPlan, mut chan: Channel, mut fifo: File) -> ! {
+    let err = match setup(plan, &mut chan, &mut fifo) {
         Err(e) => e,
+        Ok(ready) => {
+            // `start` has released us; the parent is gone, so stderr and the fifo byte
+            // are the only ways to report.
+            let err = launch(plan, ready);
+            let _ = fifo.write_all(&[LAUNCH_FAILED]);
+            let _ = writeln!(std::io::stderr(), "corral: container init: {err}");
+            crate::sys::process::exit_now(1)
+        }
     };
-    // Once `Created` is sent the parent may be gone; then stderr is the only witness.
     if chan.send(Tag::Error, err.to_string().as_bytes()).is_err() {
         let _ = writeln!(std::io::stderr(), "corral: container init: {err}");
     }
     crate::sys::process::exit_now(1)
 }
 
-fn steps(plan: &InitPlan, chan: &mut Channel, mut fifo: File) -> Result<std::convert::Infallible, InitError> {
+/// What `launch` needs once `start` releases the init.
+struct Ready {
+    exe: CString,
+    env: Vec<CString>,
+    state: Vec<u8>,
+}
+
+/// Everything up to "created", then block until `start`.
+fn setup(plan: &InitPlan, chan: &mut Channel, fifo: &mut File) -> Result<Ready, InitError> {
     let state = expect(chan, Tag::Go)?;
     crate::namespaces::child_join_user(&plan.ns)?;
     become_userns_root(plan)?;
@@ -108,11 +126,18 @@ fn steps(plan: &InitPlan, chan: &mut Channel, mut fifo: File) -> Result<std::con
     enter_cwd(plan)?;
     seal_fds(plan)?;
     chan.send(Tag::Created, &[]).map_err(InitError::Channel)?;
-    wait_for_start(&mut fifo)?;
-    crate::hooks::run_all("startContainer", &plan.start_container_hooks, &state)?;
+    wait_for_start(fifo)?;
+    Ok(Ready { exe, env, state })
+}
+
+/// After `start`: startContainer hooks, then the program. Returns only on failure.
+fn launch(plan: &InitPlan, ready: Ready) -> InitError {
+    if let Err(e) = crate::hooks::run_all("startContainer", &plan.start_container_hooks, &ready.state) {
+        return e.into();
+    }
     crate::sys::process::reset_signals();
-    let err = nix::unistd::execve(&exe, &plan.args, &env).unwrap_err();
-    Err(InitError::Exec { path: exe.to_string_lossy().into_owned(), source: err })
+    let Err(source) = nix::unistd::execve(&ready.exe, &plan.args, &ready.env);
+    InitError::Exec { path: ready.exe.to_string_lossy().into_owned(), source }
 }
 
 fn expect(chan: &mut Channel, want: Tag) -> Result<Vec<u8>, InitError> {

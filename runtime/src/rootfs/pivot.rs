@@ -3,7 +3,7 @@
 //! Sequence (learned from runc and crun, written afresh):
 //! 1. "/" of the new mount namespace becomes rslave (or linux.rootfsPropagation), so the
 //!    container's mounts never reach the host.
-//! 2. The mount holding the rootfs becomes private: pivot_root refuses a shared parent.
+//! 2. The mount holding the rootfs becomes a slave: pivot_root refuses a shared parent.
 //! 3. The rootfs is bind-mounted onto itself, so it is a mount point of its own.
 //! 4. (mounts, devices)
 //! 5. pivot_root(".", ".") from inside it, then the old root, now stacked on top of the
@@ -37,23 +37,26 @@ pub(crate) fn prepare_root(plan: &RootfsPlan) -> Result<OwnedFd, RootfsError> {
     set_propagation_path(Path::new("/"), plan.initial_propagation).map_err(err(
         "setting the propagation of \"/\" in the new mount namespace",
     ))?;
-    make_rootfs_parent_private(plan)?;
+    make_rootfs_parent_slave(plan)?;
     bind_path(&plan.rootfs, &plan.rootfs, true)
         .map_err(err("bind-mounting the rootfs onto itself"))?;
     open_host(&plan.rootfs, OFlag::O_DIRECTORY).map_err(err("opening the rootfs"))
 }
 
-/// Makes the nearest mount point at or above the rootfs private: MS_PRIVATE on a path
-/// that is not a mount point fails with EINVAL, so the first success is the right mount.
-fn make_rootfs_parent_private(plan: &RootfsPlan) -> Result<(), RootfsError> {
+/// Makes the nearest mount point at or above the rootfs a slave: pivot_root refuses a
+/// shared parent, and the rootfs bind must not propagate back to the host. MS_SLAVE (not
+/// MS_PRIVATE) keeps a mount that already receives from the host receiving, so
+/// rootfsPropagation "rslave" still gives "/" a master. MS_SLAVE on a path that is not a
+/// mount point fails with EINVAL, so the first success is the right mount.
+fn make_rootfs_parent_slave(plan: &RootfsPlan) -> Result<(), RootfsError> {
     for path in &plan.rootfs_ancestors {
-        match set_propagation_path(path, MsFlags::MS_PRIVATE) {
+        match set_propagation_path(path, MsFlags::MS_SLAVE) {
             Ok(()) => return Ok(()),
             Err(e) if is_errno(&e, Errno::EINVAL) => continue,
             Err(source) => {
                 return Err(RootfsError::Prepare {
                     path: path.clone(),
-                    step: "making the mount holding the rootfs private",
+                    step: "making the mount holding the rootfs a slave",
                     source,
                 });
             }
@@ -79,7 +82,12 @@ pub(crate) fn switch_root(plan: &RootfsPlan) -> Result<(), RootfsError> {
             .map_err(err("moving the rootfs onto \"/\" (MS_MOVE)"))?;
         chroot(here).map_err(err("chroot"))?;
     } else {
+        // Held across pivot_root so "." can be made to name the old root: after
+        // pivot_root(".", ".") the cwd is still the new root, under the stacked old one,
+        // and a recursive change there would also hit the container's own mounts.
+        let old_root = open_host(Path::new("/"), OFlag::O_DIRECTORY).map_err(err("opening the old root"))?;
         pivot_root_to_cwd().map_err(err("pivot_root"))?;
+        fchdir(old_root.as_fd()).map_err(err("fchdir into the old root"))?;
         set_propagation_path(here, MsFlags::MS_SLAVE | MsFlags::MS_REC)
             .map_err(err("making the old root rslave"))?;
         detach(here).map_err(err("detaching the old root"))?;
