@@ -507,6 +507,13 @@ fn no_new_keyring_flag_still_runs_the_container() {
 /// Runs the probe's report with `files` at fds 3, 4, ... of the runtime and
 /// `extra` run flags.
 fn report_with_fds(files: &[File], extra: &[&str]) -> Report {
+    report_with_fds_env(files, extra, None)
+}
+
+/// As `report_with_fds`, optionally telling the runtime (through a shell that
+/// execs it, so $$ is the runtime's pid) that `listen_fds` of the fds are
+/// socket-activation fds.
+fn report_with_fds_env(files: &[File], extra: &[&str], listen_fds: Option<u32>) -> Report {
     let rt = Runtime::new();
     let bundle = Bundle::with_probe(&["report"]);
     let id = unique_id();
@@ -515,6 +522,14 @@ fn report_with_fds(files: &[File], extra: &[&str]) -> Report {
     args.extend_from_slice(extra);
     args.push(&id);
     let mut cmd = rt.command(&args);
+    if let Some(n) = listen_fds {
+        let runtime = cmd;
+        cmd = std::process::Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(format!("LISTEN_PID=$$ LISTEN_FDS={n} exec \"$0\" \"$@\""))
+            .arg(runtime.get_program())
+            .args(runtime.get_args());
+    }
     let raw: Vec<i32> = files.iter().map(AsRawFd::as_raw_fd).collect();
     // SAFETY: the closure only calls fcntl and dup2 (async-signal-safe) and
     // does not allocate.
@@ -566,6 +581,16 @@ fn preserve_fds_passes_exactly_the_extra_fds() {
         fd3.ends_with("first.txt") && fd4.ends_with("second.txt"),
         "{fd3} {fd4}"
     );
+}
+
+#[test]
+fn listen_fds_are_passed_with_matching_env() {
+    skip_unless_root!();
+    let dir = TempDir::new("fds");
+    let report = report_with_fds_env(&two_open_files(&dir), &["--preserve-fds", "1"], Some(1));
+    assert_eq!(report.fds(), vec![0, 1, 2, 3, 4]);
+    assert_eq!(report.env_var("LISTEN_FDS").as_deref(), Some("1"));
+    assert_eq!(report.env_var("LISTEN_PID").as_deref(), Some("1"));
 }
 
 #[test]

@@ -23,6 +23,9 @@ pub struct CreateOptions<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Socket-activation fds handed to the runtime (LISTEN_FDS); they come first, at fd 3,
+    /// and the container gets LISTEN_FDS/LISTEN_PID to match, as with runc.
+    pub listen_fds: u32,
     pub systemd_cgroup: bool,
 }
 
@@ -62,7 +65,8 @@ impl Drop for Undo {
 pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
     crate::id::validate(opts.id)?;
     let spec = crate::spec::load(opts.bundle)?;
-    check_preserved_fds(opts.preserve_fds)?;
+    let preserve_fds = opts.listen_fds + opts.preserve_fds;
+    check_preserved_fds(preserve_fds)?;
     let linux = spec.spec.linux().as_ref();
     let ns = NsPlan::from_spec(linux.and_then(|l| l.namespaces().as_deref()).unwrap_or(&[]))?;
     let terminal = spec.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
@@ -79,7 +83,11 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
     let cgroup = undo.cgroup.insert(cgroup).clone();
     let rootfs = RootfsPlan::new(&spec.spec, &spec.bundle, rootfs_options(&spec, opts, &cgroup))?;
     let new_keyring = (!opts.no_new_keyring).then(|| std::ffi::CString::new(format!("_ses.{}", opts.id)).unwrap_or_default());
-    let plan = InitPlan::new(&spec, ns, rootfs, LaunchOptions { console, preserve_fds: opts.preserve_fds, new_keyring })?;
+    let extra_env = match opts.listen_fds {
+        0 => Vec::new(),
+        n => vec![format!("LISTEN_FDS={n}"), "LISTEN_PID=1".to_string()],
+    };
+    let plan = InitPlan::new(&spec, ns, rootfs, LaunchOptions { console, preserve_fds, new_keyring, extra_env })?;
 
     let fifo = dir.fifo_path();
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))

@@ -144,13 +144,16 @@ pub struct LaunchOptions {
     pub preserve_fds: u32,
     /// Name of the session keyring to join, unless --no-new-keyring.
     pub new_keyring: Option<CString>,
+    /// Variables added to process.env (KEY=VALUE).
+    pub extra_env: Vec<String>,
 }
 
 impl InitPlan {
     pub fn new(spec: &ValidSpec, ns: NsPlan, rootfs: RootfsPlan, opts: LaunchOptions) -> Result<InitPlan, PlanError> {
         let s = &spec.spec;
         let process = s.process().as_ref().ok_or_else(|| invalid("process", "missing"))?;
-        let env: Vec<String> = process.env().clone().unwrap_or_default();
+        let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+        env.extend(opts.extra_env);
         let search_path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_string();
         let hooks = s.hooks().as_ref();
         let hook_list = |f: fn(&oci_spec::runtime::Hooks) -> &Option<Vec<Hook>>| hooks.and_then(|h| f(h).clone()).unwrap_or_default();

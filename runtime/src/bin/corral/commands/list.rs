@@ -23,7 +23,7 @@ pub fn run(a: Args, g: &Globals) -> CmdResult {
             println!("{:<24} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
             for s in &states {
                 let text = |k: &str| s[k].as_str().unwrap_or_default().to_string();
-                println!("{:<24} {:<8} {:<10} {:<40} {:<32} {}", text("id"), s["pid"], text("status"), text("bundle"), text("created"), "root");
+                println!("{:<24} {:<8} {:<10} {:<40} {:<32} root", text("id"), s["pid"], text("status"), text("bundle"), text("created"));
             }
         }
         other => return Err(format!("--format {other:?}: use table or json").into()),

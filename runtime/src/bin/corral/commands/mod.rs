@@ -98,7 +98,16 @@ impl CreateFlags {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
+            listen_fds: listen_fds(),
             systemd_cgroup: g.systemd_cgroup,
         }
     }
+}
+
+/// Socket activation (sd_listen_fds): LISTEN_FDS counts fds from 3 meant for this process,
+/// when LISTEN_PID names it.
+fn listen_fds() -> u32 {
+    let for_us = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok());
+    if for_us { count.unwrap_or(0) } else { 0 }
 }
