@@ -80,6 +80,10 @@ pub struct Saved {
     pub cgroup: Cgroup,
     /// Whether init is pid 1 of its own pid namespace (then killing it ends every process).
     pub own_pid_ns: bool,
+    /// The container shares the runtime's mount namespace, so its mounts live under
+    /// `rootfs` on the host until `delete` detaches them.
+    #[serde(default)]
+    pub host_mountns: bool,
     #[serde(default)]
     pub poststart: Vec<oci_spec::runtime::Hook>,
     #[serde(default)]

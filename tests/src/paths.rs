@@ -16,8 +16,9 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The runtime under test: `$CORRAL_BIN`, else target/release/corral, else
-/// target/debug/corral.
+/// The runtime under test: `$CORRAL_BIN`, else the static build of
+/// `scripts/build` (target/<triple>/release/corral), else target/release/corral,
+/// else target/debug/corral.
 pub fn corral_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(find_corral_bin).clone()
@@ -30,15 +31,13 @@ fn find_corral_bin() -> PathBuf {
         return bin;
     }
     let target = workspace_root().join("target");
-    for profile in ["release", "debug"] {
-        let bin = target.join(profile).join("corral");
-        if bin.is_file() {
-            return bin;
-        }
+    let candidates = [target.join(PROBE_TARGET).join("release"), target.join("release"), target.join("debug")];
+    if let Some(bin) = candidates.iter().map(|dir| dir.join("corral")).find(|bin| bin.is_file()) {
+        return bin;
     }
     panic!(
         "no corral binary: run the tests with `scripts/test` (it builds corral first), \
-         build it with `cargo build --release -p corral-runtime`, or set CORRAL_BIN"
+         build it with `scripts/build`, or set CORRAL_BIN"
     );
 }
 

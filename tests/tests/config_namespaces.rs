@@ -69,6 +69,20 @@ fn network_namespace_left_out_is_the_hosts() {
     assert_eq!(seen, host_namespace("net"));
 }
 
+/// Without a mount namespace the container shares the host's, its rootfs is a
+/// chroot, and its mounts (made under the rootfs) are gone after delete:
+/// `report` asserts no mount naming the bundle is left.
+#[test]
+fn mount_namespace_left_out_is_the_hosts_and_leaves_no_mounts() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::new();
+    bundle.remove_namespace("mount");
+    let seen = report(&rt, &mut bundle);
+    assert_eq!(seen.namespace("mnt"), host_namespace("mnt"));
+    assert_eq!(seen.str("cwd"), "/");
+}
+
 #[test]
 fn pid_namespace_makes_the_process_pid_1() {
     skip_unless_root!();

@@ -50,6 +50,12 @@ pub enum CgroupError {
     )]
     InUse { path: PathBuf, pids: Vec<i32> },
 
+    #[error("linux.resources.{field}: cannot write {value:?} to {path}: {source}")]
+    SetLimit { field: &'static str, path: PathBuf, value: String, source: io::Error },
+
+    #[error("linux.resources.{field}: the host has no {controller} cgroup controller; drop the setting or enable the controller")]
+    NoController { field: &'static str, controller: &'static str },
+
     #[error("cannot create cgroup directory {path}: {source}")]
     CreateDir { path: PathBuf, source: io::Error },
 

@@ -9,6 +9,7 @@ mod fsops;
 mod hierarchy;
 mod path;
 mod procfile;
+mod resources;
 mod v1;
 mod v2;
 

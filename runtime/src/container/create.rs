@@ -44,6 +44,8 @@ struct Undo {
     cgroup: Option<Cgroup>,
     /// The init, once cloned (it is our child, so it can be reaped here).
     init: Option<i32>,
+    /// Set when the container shares our mount namespace: its mounts sit under this path.
+    host_mounts: Option<PathBuf>,
 }
 
 impl Drop for Undo {
@@ -52,6 +54,9 @@ impl Drop for Undo {
             let pid = nix::unistd::Pid::from_raw(pid);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(rootfs) = self.host_mounts.take() {
+            let _ = crate::rootfs::detach_host_rootfs(&rootfs);
         }
         if let Some(cgroup) = self.cgroup.take() {
             let _ = cgroup.remove();
@@ -77,10 +82,13 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
     let hierarchies = Hierarchies::detect()?;
 
     let dir = StateRoot::new(opts.root).claim(opts.id)?;
-    let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, init: None };
+    let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, init: None, host_mounts: None };
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref()).map(|p| p.to_string_lossy().into_owned());
     let cgroup = Cgroup::create(&hierarchies, cgroups_path.as_deref(), opts.id, opts.systemd_cgroup)?;
     let cgroup = undo.cgroup.insert(cgroup).clone();
+    if let Some(resources) = linux.and_then(|l| l.resources().as_ref()) {
+        cgroup.apply_resources(resources)?;
+    }
     let rootfs = RootfsPlan::new(&spec.spec, &spec.bundle, rootfs_options(&spec, opts, &cgroup))?;
     let new_keyring = (!opts.no_new_keyring).then(|| std::ffi::CString::new(format!("_ses.{}", opts.id)).unwrap_or_default());
     let extra_env = match opts.listen_fds {
@@ -99,7 +107,8 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
     let state_json = |pid: i32| {
         let mut s = saved.clone();
         s.pid = pid;
-        serde_json::to_vec(&oci_state_json(&s, Status::Creating)).unwrap_or_default()
+        // runtime-tools (and crun) expect "created" in the hooks' state, not "creating".
+        serde_json::to_vec(&oci_state_json(&s, Status::Created)).unwrap_or_default()
     };
     let maps = |m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| m.cloned().unwrap_or_default();
     let (uid_mappings, gid_mappings) = (maps(linux.and_then(|l| l.uid_mappings().as_ref())), maps(linux.and_then(|l| l.gid_mappings().as_ref())));
@@ -112,6 +121,9 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
         create_runtime: &create_runtime,
         state_json: &state_json,
     };
+    if !spec.has_ns(LinuxNamespaceType::Mount) {
+        undo.host_mounts = Some(spec.rootfs.clone());
+    }
     let spawned = spawn(&plan, &ctx)?;
     undo.init = Some(spawned.pid);
     saved.pid = spawned.pid;
@@ -125,12 +137,14 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
     undo.dir = None;
     undo.cgroup = None;
     undo.init = None;
+    undo.host_mounts = None;
     Ok(Created { pid: spawned.pid, pidfd: spawned.pidfd, dir, saved })
 }
 
 fn rootfs_options(spec: &ValidSpec, opts: &CreateOptions, cgroup: &Cgroup) -> RootfsOptions {
     RootfsOptions {
         no_pivot: opts.no_pivot,
+        host_mountns: !spec.has_ns(LinuxNamespaceType::Mount),
         new_cgroupns: spec.creates_ns(LinuxNamespaceType::Cgroup),
         new_userns: spec.has_ns(LinuxNamespaceType::User),
         cgroup_dirs: cgroup.dirs.clone(),
@@ -149,6 +163,7 @@ fn initial_state(spec: &ValidSpec, id: &str, cgroup: Cgroup) -> Saved {
         annotations: spec.spec.annotations().clone().unwrap_or_default(),
         cgroup,
         own_pid_ns: spec.creates_ns(LinuxNamespaceType::Pid),
+        host_mountns: !spec.has_ns(LinuxNamespaceType::Mount),
         poststart: Vec::new(),
         poststop: Vec::new(),
     }

@@ -36,6 +36,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> crate::Result<()> {
         }
     }
     saved.cgroup.remove()?;
+    if saved.host_mountns {
+        crate::rootfs::detach_host_rootfs(&saved.rootfs)?;
+    }
     let state = serde_json::to_vec(&oci_state_json(&saved, Status::Stopped)).unwrap_or_default();
     if let Err(e) = crate::hooks::run_all("poststop", &saved.poststop, &state) {
         eprintln!("corral: warning: {e}");

@@ -30,6 +30,11 @@ pub use plan::RootfsPlan;
 pub struct RootfsOptions {
     /// --no-pivot: MS_MOVE the rootfs onto / and chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// The config lists no mount namespace: the container shares the runtime's. Mounts
+    /// are still made, under a bind of the rootfs onto itself that `delete` detaches in
+    /// one go (see [`detach_host_rootfs`]); "/" keeps its propagation, and the switch of
+    /// root is a chroot.
+    pub host_mountns: bool,
     /// The container has its own cgroup namespace.
     pub new_cgroupns: bool,
     /// The container has its own user namespace (mknod is not allowed: device nodes are
@@ -50,6 +55,16 @@ pub fn prepare(plan: &RootfsPlan) -> Result<(), RootfsError> {
         devices::create_dev_links(root.as_fd(), plan)?;
     }
     Ok(())
+}
+
+/// For a container without its own mount namespace: detach the rootfs bind (and every
+/// mount made under it) from the runtime's mount namespace. Called by `delete` and by a
+/// failed `create`; a rootfs that is not a mount point is fine.
+pub fn detach_host_rootfs(rootfs: &std::path::Path) -> Result<(), RootfsError> {
+    match crate::sys::mount::detach(rootfs) {
+        Err(e) if crate::sys::mount::is_errno(&e, nix::errno::Errno::EINVAL) || crate::sys::mount::is_errno(&e, nix::errno::Errno::ENOENT) => Ok(()),
+        other => other.map_err(|source| RootfsError::Prepare { path: rootfs.to_path_buf(), step: "detaching the container's mounts", source }),
+    }
 }
 
 /// pivot_root into the rootfs and detach the old root (or MS_MOVE + chroot with

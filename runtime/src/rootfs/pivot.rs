@@ -34,10 +34,13 @@ pub(crate) fn prepare_root(plan: &RootfsPlan) -> Result<OwnedFd, RootfsError> {
             source,
         }
     };
-    set_propagation_path(Path::new("/"), plan.initial_propagation).map_err(err(
-        "setting the propagation of \"/\" in the new mount namespace",
-    ))?;
-    make_rootfs_parent_slave(plan)?;
+    // In the runtime's own mount namespace the host's propagation is not ours to change.
+    if !plan.host_mountns {
+        set_propagation_path(Path::new("/"), plan.initial_propagation).map_err(err(
+            "setting the propagation of \"/\" in the new mount namespace",
+        ))?;
+        make_rootfs_parent_slave(plan)?;
+    }
     bind_path(&plan.rootfs, &plan.rootfs, true)
         .map_err(err("bind-mounting the rootfs onto itself"))?;
     open_host(&plan.rootfs, OFlag::O_DIRECTORY).map_err(err("opening the rootfs"))
@@ -77,7 +80,10 @@ pub(crate) fn switch_root(plan: &RootfsPlan) -> Result<(), RootfsError> {
     let root = open_host(&plan.rootfs, OFlag::O_DIRECTORY).map_err(err("opening the rootfs"))?;
     fchdir(root.as_fd()).map_err(err("fchdir into the rootfs"))?;
     let here = Path::new(".");
-    if plan.no_pivot {
+    if plan.host_mountns {
+        // pivot_root would move the host's own root; runc and crun chroot here too.
+        chroot(here).map_err(err("chroot"))?;
+    } else if plan.no_pivot {
         move_mount_path(here, Path::new("/"))
             .map_err(err("moving the rootfs onto \"/\" (MS_MOVE)"))?;
         chroot(here).map_err(err("chroot"))?;

@@ -39,6 +39,7 @@ pub struct RootfsPlan {
     /// devices can be made, and remounted read-only in `finish`.
     pub(crate) dev_readonly_flags: Option<MsFlags>,
     pub(crate) no_pivot: bool,
+    pub(crate) host_mountns: bool,
     pub(crate) new_userns: bool,
 }
 
@@ -129,6 +130,7 @@ impl RootfsPlan {
                 .unwrap_or(false),
             dev_readonly_flags,
             no_pivot: opts.no_pivot,
+            host_mountns: opts.host_mountns,
             new_userns: opts.new_userns,
         })
     }
@@ -157,8 +159,13 @@ fn resolve_rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf, RootfsError> {
 
 /// runc's order: "/" becomes rslave (or takes rootfsPropagation) at once, so nothing the
 /// container mounts reaches the host, while host mounts still reach the container.
+/// "unbindable" waits for the end (`finish`): an unbindable "/" could not be bound onto
+/// itself as the rootfs.
 fn initial_propagation(rootfs_propagation: Option<MsFlags>) -> MsFlags {
-    rootfs_propagation.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC)
+    match rootfs_propagation {
+        Some(flags) if !flags.contains(MsFlags::MS_UNBINDABLE) => flags,
+        _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    }
 }
 
 /// Removes MS_RDONLY from a non-bind mount at /dev and returns its flags, so devices can

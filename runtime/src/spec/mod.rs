@@ -135,9 +135,6 @@ fn check_linux(spec: &Spec) -> Result<(), SpecError> {
             }
         }
     }
-    if !seen.contains(&LinuxNamespaceType::Mount) {
-        return Err(invalid("linux.namespaces", "no mount namespace; add {\"type\": \"mount\"} (corral always sets up the rootfs in its own mount namespace)"));
-    }
     let linux = spec.linux().as_ref();
     let has_maps = linux.is_some_and(|l| l.uid_mappings().is_some() || l.gid_mappings().is_some());
     let new_user = namespaces(spec).iter().any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
