@@ -120,7 +120,23 @@ impl Cgroup {
             fsops::undo(&cgroup.created);
             return Err(err);
         }
+        if cgroups_path.is_none() {
+            cgroup.own_default_parents();
+        }
         Ok(cgroup)
+    }
+
+    /// The default parent (/corral) is Corral's own, shared by every container that has no
+    /// cgroupsPath: whichever container is deleted last removes it, not only the one that
+    /// happened to create it, so that it does not outlive the last container.
+    fn own_default_parents(&mut self) {
+        for dir in &self.dirs {
+            if let Some(parent) = dir.host_dir().parent().map(PathBuf::from) {
+                if !self.created.contains(&parent) {
+                    self.created.insert(0, parent);
+                }
+            }
+        }
     }
 
     fn make_dirs(&mut self, mode: CgroupMode) -> Result<(), CgroupError> {
