@@ -94,6 +94,7 @@ struct Ready {
 
 /// Everything up to "created", then block until `start`.
 fn setup(plan: &InitPlan, chan: &mut Channel, fifo: &mut File) -> Result<Ready, InitError> {
+    hide_runtime_image(plan)?;
     let state = expect(chan, Tag::Go)?;
     crate::namespaces::child_join_user(&plan.ns)?;
     become_userns_root(plan)?;
@@ -109,7 +110,7 @@ fn setup(plan: &InitPlan, chan: &mut Channel, fifo: &mut File) -> Result<Ready, 
     crate::rootfs::pivot(&plan.rootfs)?;
     make_cwd(plan)?;
     set_names(plan)?;
-    write_sysctls(plan)?;
+    super::sysctl::write_all(&plan.sysctl)?;
     // The console goes in before `finish`, which may make /dev read-only.
     if let Some(console) = &plan.console {
         crate::console::setup_in_child(console)?;
@@ -176,30 +177,6 @@ fn set_names(plan: &InitPlan) -> Result<(), InitError> {
     Ok(())
 }
 
-/// Sysctls go through the container's own /proc (mounted by us during prepare, and
-/// before /proc/sys is made read-only by `finish`).
-fn write_sysctls(plan: &InitPlan) -> Result<(), InitError> {
-    for s in &plan.sysctl {
-        let path = Path::new("/proc/sys").join(&s.rel_path);
-        let err = |source| InitError::Sysctl { key: s.key.clone(), source };
-        let mut file = std::fs::OpenOptions::new().write(true).custom_flags_nofollow().open(&path).map_err(err)?;
-        file.write_all(&s.value).map_err(err)?;
-    }
-    Ok(())
-}
-
-/// Extension to open without following a final symlink.
-trait NoFollow {
-    fn custom_flags_nofollow(&mut self) -> &mut Self;
-}
-
-impl NoFollow for std::fs::OpenOptions {
-    fn custom_flags_nofollow(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(libc::O_NOFOLLOW)
-    }
-}
-
 /// Create the working directory if the image lacks it (as root, before ids change).
 fn make_cwd(plan: &InitPlan) -> Result<(), InitError> {
     match std::fs::DirBuilder::new().recursive(true).mode(0o755).create(&plan.cwd) {
@@ -208,8 +185,30 @@ fn make_cwd(plan: &InitPlan) -> Result<(), InitError> {
     }
 }
 
+/// chdir into process.cwd, then check that the kernel can name it from the container's
+/// root: a cwd reached through a leaked host fd (e.g. "/proc/self/fd/7", CVE-2024-21626)
+/// lies outside the root, and getcwd then fails with ENOENT.
 fn enter_cwd(plan: &InitPlan) -> Result<(), InitError> {
-    std::env::set_current_dir(&plan.cwd).map_err(|source| InitError::Cwd { path: plan.cwd.clone(), source })
+    let err = |source| InitError::Cwd { path: plan.cwd.clone(), source };
+    std::env::set_current_dir(&plan.cwd).map_err(err)?;
+    match nix::unistd::getcwd() {
+        Ok(cwd) if cwd.is_absolute() => Ok(()),
+        Ok(_) => Err(err(std::io::Error::other("it is outside the container's root"))),
+        Err(e) => Err(err(std::io::Error::other(format!("it is outside the container's root ({e})")))),
+    }
+}
+
+/// Until execve replaces it, this process is the runtime binary. Not dumpable, its
+/// /proc/<pid>/exe (and mem, fd…) cannot be opened by other processes, so nothing in the
+/// container's pid namespace can reach or overwrite the runtime through it (the
+/// CVE-2019-5736 class). execve makes the container's program dumpable again. In a user
+/// namespace the container's root is not the host's, so it could not write the binary
+/// anyway, and /proc/self must stay writable for the mapped root.
+fn hide_runtime_image(plan: &InitPlan) -> Result<(), InitError> {
+    if plan.in_user_ns {
+        return Ok(());
+    }
+    nix::sys::prctl::set_dumpable(false).map_err(|source| InitError::User { step: "PR_SET_DUMPABLE", source })
 }
 
 fn set_rlimits(plan: &InitPlan) -> Result<(), InitError> {

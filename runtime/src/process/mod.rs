@@ -4,3 +4,4 @@ pub mod init;
 pub mod parent;
 pub mod plan;
 pub mod sync;
+pub mod sysctl;
