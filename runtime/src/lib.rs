@@ -19,6 +19,7 @@ pub mod process;
 pub mod procfs;
 pub mod rootfs;
 pub mod spec;
+pub mod seccomp;
 pub mod state;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -10,6 +10,7 @@ mod hierarchy;
 mod path;
 mod procfile;
 mod resources;
+pub mod devices;
 mod v1;
 mod v2;
 

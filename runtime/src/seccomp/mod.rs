@@ -1,0 +1,1 @@
+//! linux.seccomp: the OCI seccomp object compiled and loaded last before execve.

@@ -1,0 +1,1 @@
+//! bpf(2): loading and attaching cgroup device programs.
