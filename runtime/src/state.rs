@@ -188,6 +188,9 @@ impl ContainerDir {
     pub fn status(&self, saved: &Saved) -> Status {
         if !crate::procfs::is_same_process_alive(saved.pid, saved.init_start_time) {
             Status::Stopped
+        } else if saved.cgroup.is_frozen() {
+            // A frozen cgroup is paused whether it was created or running before.
+            Status::Paused
         } else if self.fifo_path().exists() {
             Status::Created
         } else {

@@ -1,13 +1,22 @@
-//! linux.resources, checked by what a process can do inside the container.
-//! (Only pids so far; the other controllers come with the resources issue.)
+//! linux.resources, checked by what a process can do inside the container (or, where the
+//! kernel's own accounting is the only witness, by what the kernel reports for it).
+//!
+//! This host is cgroup v1 hybrid: blkio has no weight files and net_cls/net_prio/hugetlb
+//! are not v1 hierarchies, so those tests check the clear refusal instead of an effect.
 
-use corral_tests::check::{exit_code, stdout_text};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use corral_tests::check::{exit_code, stderr_text, stdout_text};
 use corral_tests::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// A shell in the container starts background sleeps, printing the count after
 /// each, until it has 30 or fork fails (busybox sh then exits with 2).
 const FORKER: &str = "i=0; while [ $i -lt 30 ]; do sleep 30 & i=$((i+1)); echo $i; done";
+
+/// Holds 64 MiB in a shell variable (dd's zeros turned into 'a's, which a variable can hold).
+const ALLOC_64M: &str = "x=$(dd if=/dev/zero bs=1M count=64 2>/dev/null | tr '\\0' a); echo survived ${#x}";
 
 /// Runs FORKER with `pids` as linux.resources.pids (None: no limit) and
 /// returns (exit code, how many sleeps were started).
@@ -25,6 +34,28 @@ fn fork_until_refused(pids: Option<i64>) -> (i32, usize) {
     (exit_code(&out), started)
 }
 
+/// The host directory of `pid`'s cgroup in the v1 hierarchy carrying `controller`.
+fn v1_cgroup_dir(pid: i64, controller: &str) -> PathBuf {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/pid/cgroup");
+    let line = text
+        .lines()
+        .find(|l| l.split(':').nth(1).is_some_and(|c| c.split(',').any(|x| x == controller)))
+        .unwrap_or_else(|| panic!("no {controller} line in /proc/{pid}/cgroup:\n{text}"));
+    let path = line.splitn(3, ':').nth(2).expect("path field");
+    Path::new("/sys/fs/cgroup").join(controller).join(path.trim_start_matches('/'))
+}
+
+fn read_trimmed(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())).trim().to_string()
+}
+
+/// `events --stats` data for a container.
+fn stats(rt: &Runtime, id: &str) -> Value {
+    let event = stdout_json(&rt.cmd(&["events", "--stats", id]), "events --stats");
+    assert_eq!(event["type"], "stats", "{event}");
+    event["data"].clone()
+}
+
 #[test]
 fn pids_limit_stops_forks_at_the_limit() {
     skip_unless_root!();
@@ -38,4 +69,292 @@ fn pids_limit_stops_forks_at_the_limit() {
 fn without_pids_limit_all_forks_succeed() {
     skip_unless_root!();
     assert_eq!(fork_until_refused(None), (0, 30));
+}
+
+#[test]
+fn memory_limit_oom_kills_an_allocation_beyond_it() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::new();
+    bundle.set_args(&["/bin/sh", "-c", ALLOC_64M]);
+    let id = unique_id();
+    let out = rt.run(&bundle, &id, &[]);
+    assert_ok(&out, "64 MiB without a limit");
+    assert!(stdout_text(&out).contains("survived 67108864"), "{}", stdout_text(&out));
+
+    bundle.set("/linux/resources/memory", json!({"limit": 32 << 20, "swap": 32 << 20}));
+    let id = unique_id();
+    let out = rt.run(&bundle, &id, &[]);
+    rt.assert_no_leftovers(&id, &bundle);
+    assert_eq!(exit_code(&out), 128 + 9, "the shell should be OOM-killed: {}", stderr_text(&out));
+    assert!(!stdout_text(&out).contains("survived"), "{}", stdout_text(&out));
+}
+
+/// The shell allocates in a child shell, which is OOM-killed; `events` must notice.
+#[test]
+fn oom_kill_is_reported_by_events() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::new();
+    std::fs::write(bundle.rootfs().join("alloc.sh"), ALLOC_64M).expect("write alloc.sh");
+    bundle.set_args(&["/bin/sh", "-c", "sleep 1; sh /alloc.sh; echo child=$?; exec /bin/probe pause"]);
+    bundle.set("/linux/resources/memory", json!({"limit": 16 << 20, "swap": 16 << 20}));
+    let id = unique_id();
+    rt.create_and_start(&bundle, &id);
+
+    let (events_out, events_child) = spawn_events(&rt, &id);
+    let oom_line = wait_for_line(&events_out, "\"oom\"", Duration::from_secs(60));
+    stop_child(events_child);
+    let printed = read_or_empty(&events_out);
+    let _ = std::fs::remove_file(&events_out);
+    assert!(oom_line.is_some(), "no oom event; the last event was:\n{}", printed.lines().last().unwrap_or_default());
+    assert!(printed.lines().any(|l| l.contains("\"stats\"")), "no stats events streamed");
+    let memory = &stats(&rt, &id)["memory"];
+    assert!(memory["oomKill"].as_u64() >= Some(1), "{memory}");
+    // The peak reached the limit (failcnt may stay 0: the kernel charged memsw first).
+    assert_eq!(memory["usage"]["max"], json!(16u64 << 20), "{memory}");
+    rt.delete_force_and_check(&id, &bundle);
+}
+
+/// `events --interval 1s <id>` writing to a file; returns the file and the child to stop.
+fn spawn_events(rt: &Runtime, id: &str) -> (PathBuf, std::process::Child) {
+    let out = std::env::temp_dir().join(format!("{id}.events"));
+    let file = std::fs::File::create(&out).expect("create events file");
+    let child = rt
+        .command(&["events", "--interval", "1s", id])
+        .stdout(file)
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("spawn events");
+    (out, child)
+}
+
+fn wait_for_line(path: &Path, needle: &str, timeout: Duration) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(line) = read_or_empty(path).lines().find(|l| l.contains(needle)) {
+            return Some(line.to_string());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+fn read_or_empty(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Kill a child this test spawned (by its own pid) and reap it.
+fn stop_child(mut child: std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn memory_swappiness_reservation_and_oom_killer_are_what_the_kernel_reports() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["pause"]);
+    bundle.set(
+        "/linux/resources/memory",
+        json!({"limit": 64 << 20, "reservation": 16 << 20, "swappiness": 7, "disableOOMKiller": true}),
+    );
+    let id = unique_id();
+    let pid = rt.create_and_start(&bundle, &id);
+    let dir = v1_cgroup_dir(pid, "memory");
+    assert_eq!(read_trimmed(&dir.join("memory.limit_in_bytes")), (64u64 << 20).to_string());
+    assert_eq!(read_trimmed(&dir.join("memory.soft_limit_in_bytes")), (16u64 << 20).to_string());
+    assert_eq!(read_trimmed(&dir.join("memory.swappiness")), "7");
+    let oom_control = read_trimmed(&dir.join("memory.oom_control"));
+    assert!(oom_control.contains("oom_kill_disable 1"), "{oom_control}");
+    assert_eq!(stats(&rt, &id)["memory"]["usage"]["limit"], json!(64u64 << 20));
+    rt.delete_force_and_check(&id, &bundle);
+}
+
+#[test]
+fn swappiness_above_100_is_refused() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["exit", "0"]);
+    bundle.set("/linux/resources/memory", json!({"swappiness": 101}));
+    let id = unique_id();
+    assert_fails_with(&rt.run(&bundle, &id, &[]), &["swappiness", "100"]);
+    rt.assert_no_leftovers(&id, &bundle);
+}
+
+/// A busy loop under a 20% quota gets about 20% of a CPU (generous bounds for a loaded host).
+#[test]
+fn cpu_quota_limits_a_busy_loop() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::new();
+    bundle.set_args(&["/bin/sh", "-c", "while :; do :; done"]);
+    bundle.set("/linux/resources/cpu", json!({"quota": 20000, "period": 100000, "shares": 512}));
+    let id = unique_id();
+    let pid = rt.create_and_start(&bundle, &id);
+    let cpu = v1_cgroup_dir(pid, "cpu");
+    assert_eq!(read_trimmed(&cpu.join("cpu.shares")), "512");
+    let before = stats(&rt, &id)["cpu"]["usage"]["total"].as_u64().expect("cpu total");
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(2));
+    let data = stats(&rt, &id);
+    let used = data["cpu"]["usage"]["total"].as_u64().expect("cpu total") - before;
+    let share = used as f64 / started.elapsed().as_nanos() as f64;
+    assert!((0.05..0.35).contains(&share), "busy loop got {share:.2} of a CPU under a 0.2 quota");
+    assert!(data["cpu"]["throttling"]["throttledPeriods"].as_u64() > Some(0), "{}", data["cpu"]);
+    rt.delete_force_and_check(&id, &bundle);
+}
+
+#[test]
+fn cpuset_pins_the_process_to_the_cpus_given() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["read", "/proc/self/status"]);
+    bundle.set("/linux/resources/cpu", json!({"cpus": "1", "mems": "0"}));
+    let id = unique_id();
+    let out = rt.run(&bundle, &id, &[]);
+    rt.assert_no_leftovers(&id, &bundle);
+    assert_ok(&out, "probe read /proc/self/status");
+    let status = stdout_text(&out);
+    let line = |key: &str| status.lines().find(|l| l.starts_with(key)).map(|l| l[key.len()..].trim().to_string());
+    assert_eq!(line("Cpus_allowed_list:").as_deref(), Some("1"), "{status}");
+    assert_eq!(line("Mems_allowed_list:").as_deref(), Some("0"), "{status}");
+}
+
+#[test]
+fn realtime_settings_reach_the_cpu_controller_or_fail_clearly() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["exit", "0"]);
+    bundle.set("/linux/resources/cpu", json!({"realtimePeriod": 500000, "realtimeRuntime": 0}));
+    let id = unique_id();
+    assert_ok(&rt.run(&bundle, &id, &[]), "realtime period");
+    rt.assert_no_leftovers(&id, &bundle);
+}
+
+/// blkio weights exist only under CFQ/BFQ (files in non-root cgroups: blkio.weight or
+/// blkio.bfq.weight). With neither, the setting must be refused naming the file; otherwise the
+/// kernel must report the weight.
+#[test]
+fn blkio_weight_takes_effect_or_is_refused_clearly() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["pause"]);
+    bundle.set("/linux/resources/blockIO", json!({"weight": 300}));
+    let id = unique_id();
+    let created = rt.create(&bundle, &id, &[]);
+    if !created.status.success() {
+        eprintln!("note: this host's blkio cgroups have no weight files; checking the refusal");
+        assert_fails_with(&created, &["blockIO.weight", "blkio.weight"]);
+        rt.assert_no_leftovers(&id, &bundle);
+        return;
+    }
+    rt.track(&id);
+    let pid = rt.state(&id)["pid"].as_i64().expect("pid");
+    let dir = v1_cgroup_dir(pid, "blkio");
+    let weight = ["blkio.weight", "blkio.bfq.weight"].iter().map(|f| dir.join(f)).find(|p| p.exists()).expect("weight file");
+    let text = read_trimmed(&weight);
+    assert!(text == "300" || text.contains("default 300"), "{}: {text}", weight.display());
+    rt.delete_force_and_check(&id, &bundle);
+}
+
+/// A write-bandwidth throttle on the root disk: the kernel lists it, and events reports blkio.
+#[test]
+fn blkio_throttle_is_set_on_the_device() {
+    skip_unless_root!();
+    let Some(device) = root_disk() else {
+        eprintln!("skipped: cannot tell which block device holds /");
+        return;
+    };
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["pause"]);
+    let (major, minor) = device;
+    bundle.set(
+        "/linux/resources/blockIO",
+        json!({"throttleWriteBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+               "throttleReadIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}),
+    );
+    let id = unique_id();
+    let pid = rt.create_and_start(&bundle, &id);
+    let dir = v1_cgroup_dir(pid, "blkio");
+    assert_eq!(read_trimmed(&dir.join("blkio.throttle.write_bps_device")), format!("{major}:{minor} 1048576"));
+    assert_eq!(read_trimmed(&dir.join("blkio.throttle.read_iops_device")), format!("{major}:{minor} 100"));
+    assert!(stats(&rt, &id)["blkio"].is_object());
+    rt.delete_force_and_check(&id, &bundle);
+}
+
+/// (major, minor) of the whole disk holding / (throttles apply to whole disks).
+fn root_disk() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata("/").ok()?.dev();
+    let (major, minor) = (libc_major(dev), libc_minor(dev));
+    // A partition's parent disk: /sys/dev/block/M:m/.. is the disk when "partition" exists.
+    let sys = PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));
+    let disk = if sys.join("partition").exists() { std::fs::read_to_string(sys.join("../dev")).ok()? } else { format!("{major}:{minor}") };
+    let (a, b) = disk.trim().split_once(':')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+fn libc_major(dev: u64) -> u64 {
+    ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff)
+}
+
+fn libc_minor(dev: u64) -> u64 {
+    ((dev >> 12) & 0xffff_ff00) | (dev & 0xff)
+}
+
+/// hugetlb is a v1 hierarchy on some hosts and lives in the unified hierarchy on this hybrid one
+/// (and on pure v2). No huge pages are reserved here, so the witness is the kernel's limit file;
+/// on a hybrid host the controller must also be switched off again after delete.
+#[test]
+fn hugepage_limit_is_set_where_the_hugetlb_controller_lives() {
+    skip_unless_root!();
+    if !Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
+        eprintln!("skipped: no 2 MB huge pages on this kernel");
+        return;
+    }
+    let unified_root = Path::new("/sys/fs/cgroup/unified/cgroup.subtree_control");
+    let enabled_before = std::fs::read_to_string(unified_root).unwrap_or_default();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["pause"]);
+    bundle.set("/linux/resources/hugepageLimits", json!([{"pageSize": "2MB", "limit": 4194304}]));
+    let id = unique_id();
+    let pid = rt.create_and_start(&bundle, &id);
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let file = if cgroup.lines().any(|l| l.split(':').nth(1) == Some("hugetlb")) {
+        v1_cgroup_dir(pid, "hugetlb").join("hugetlb.2MB.limit_in_bytes")
+    } else {
+        let path = cgroup.lines().find_map(|l| l.strip_prefix("0::")).expect("unified line");
+        Path::new("/sys/fs/cgroup/unified").join(path.trim_start_matches('/')).join("hugetlb.2MB.max")
+    };
+    assert_eq!(read_trimmed(&file), "4194304", "{}", file.display());
+    rt.delete_force_and_check(&id, &bundle);
+    assert_eq!(std::fs::read_to_string(unified_root).unwrap_or_default(), enabled_before, "delete must switch hugetlb off again");
+}
+
+/// net_cls/net_prio are not mounted on this host: like runc, the setting is an error naming the controller.
+#[test]
+fn network_class_id_without_net_cls_is_refused_naming_it() {
+    skip_unless_root!();
+    if Path::new("/sys/fs/cgroup/net_cls").exists() {
+        eprintln!("skipped: this host has net_cls; the refusal cannot be shown");
+        return;
+    }
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["exit", "0"]);
+    bundle.set("/linux/resources/network", json!({"classID": 1048577}));
+    let id = unique_id();
+    assert_fails_with(&rt.run(&bundle, &id, &[]), &["network.classID", "net_cls"]);
+    rt.assert_no_leftovers(&id, &bundle);
+}
+
+#[test]
+fn unified_on_a_v1_host_is_refused() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["exit", "0"]);
+    bundle.set("/linux/resources/unified", json!({"memory.high": "1000000"}));
+    let id = unique_id();
+    assert_fails_with(&rt.run(&bundle, &id, &[]), &["unified", "v2"]);
+    rt.assert_no_leftovers(&id, &bundle);
 }

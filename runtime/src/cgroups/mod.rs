@@ -5,11 +5,13 @@
 //! work (one small file per controller, e.g. `v1/cpuset.rs`).
 
 mod error;
+mod freezer;
 mod fsops;
 mod hierarchy;
 mod path;
 mod procfile;
 mod resources;
+mod stats;
 pub mod devices;
 mod v1;
 mod v2;
@@ -224,6 +226,12 @@ impl Cgroup {
         let leaves: Vec<PathBuf> = self.dirs.iter().map(CgroupDir::host_dir).collect();
         for parent in self.created.iter().rev().filter(|p| !leaves.contains(p)) {
             first_error = first_error.or(fsops::remove_parent_if_unused(parent).err());
+        }
+        // hugepageLimits on a hybrid host switched hugetlb on in the shared unified hierarchy.
+        if self.mode() == CgroupMode::Hybrid {
+            if let Some(dir) = self.v2_dir() {
+                v2::release_unused(dir, "hugetlb");
+            }
         }
         first_error.map_or(Ok(()), Err)
     }

@@ -89,6 +89,7 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
     if let Some(resources) = linux.and_then(|l| l.resources().as_ref()) {
         cgroup.apply_resources(resources)?;
     }
+    crate::cgroups::devices::apply(&cgroup, linux)?;
     let rootfs = RootfsPlan::new(&spec.spec, &spec.bundle, rootfs_options(&spec, opts, &cgroup))?;
     let new_keyring = (!opts.no_new_keyring).then(|| std::ffi::CString::new(format!("_ses.{}", opts.id)).unwrap_or_default());
     let extra_env = match opts.listen_fds {

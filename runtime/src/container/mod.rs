@@ -2,10 +2,13 @@
 
 mod create;
 mod delete;
+mod events;
+mod pause;
 mod query;
 mod run;
 mod signal;
 mod start;
+mod update;
 
 use std::path::Path;
 
@@ -13,10 +16,13 @@ use thiserror::Error;
 
 pub use create::{CreateOptions, Created, create};
 pub use delete::delete;
+pub use events::{parse_duration, stats_event, stream as stream_events};
+pub use pause::{pause, resume};
 pub use query::{list, ps_pids, state};
 pub use run::{RunOutcome, run};
 pub use signal::{kill, parse_signal};
 pub use start::start;
+pub use update::update;
 
 use crate::state::{ContainerDir, Saved, StateRoot, Status};
 

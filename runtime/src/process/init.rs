@@ -2,7 +2,8 @@
 //! needs them, ending in execve.
 //!
 //! namespaces → rootfs → hooks → pivot → hostname/sysctl → console → masked/readonly →
-//! rlimits → no_new_privs → ids/caps → close fds → wait for start → execve.
+//! rlimits → [seccomp without no_new_privs] → ids/caps → no_new_privs → close fds → wait for
+//! start → startContainer hooks → [seccomp with no_new_privs] → execve.
 //!
 //! The child is a fork of a single-threaded process, so it may allocate, but it parses
 //! nothing: everything comes ready-made in the `InitPlan`.
@@ -58,6 +59,8 @@ pub enum InitError {
     Fds(std::io::Error),
     #[error("waiting for start: {0}")]
     StartWait(std::io::Error),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("exec {path:?}: {source}")]
     Exec { path: String, source: nix::Error },
 }
@@ -120,6 +123,11 @@ fn setup(plan: &InitPlan, chan: &mut Channel, fifo: &mut File) -> Result<Ready, 
     set_oom_score_adj(plan)?;
     let exe = find_executable(plan)?;
     let env = env_with_home(plan);
+    // Without no_new_privs, installing a filter takes CAP_SYS_ADMIN, so it goes in while
+    // the init still has it.
+    if let Some(filter) = plan.seccomp.as_ref().filter(|f| f.before_caps_drop) {
+        filter.load()?;
+    }
     set_ids_and_caps(plan)?;
     if plan.no_new_privs {
         nix::sys::prctl::set_no_new_privs().map_err(InitError::NoNewPrivs)?;
@@ -137,6 +145,12 @@ fn launch(plan: &InitPlan, ready: Ready) -> InitError {
         return e.into();
     }
     crate::sys::process::reset_signals();
+    // Last, so the filter constrains only the container's program (and execve itself).
+    if let Some(filter) = plan.seccomp.as_ref().filter(|f| !f.before_caps_drop) {
+        if let Err(e) = filter.load() {
+            return e.into();
+        }
+    }
     let Err(source) = nix::unistd::execve(&ready.exe, &plan.args, &ready.env);
     InitError::Exec { path: ready.exe.to_string_lossy().into_owned(), source }
 }
@@ -194,6 +208,9 @@ fn enter_cwd(plan: &InitPlan) -> Result<(), InitError> {
     match nix::unistd::getcwd() {
         Ok(cwd) if cwd.is_absolute() => Ok(()),
         Ok(_) => Err(err(std::io::Error::other("it is outside the container's root"))),
+        // An unreachable cwd gives ENOENT. A filter already installed (no noNewPrivileges)
+        // may deny getcwd itself, which says nothing about the cwd: runc carries on too.
+        Err(e) if e != nix::Error::ENOENT && plan.seccomp.as_ref().is_some_and(|f| f.before_caps_drop) => Ok(()),
         Err(e) => Err(err(std::io::Error::other(format!("it is outside the container's root ({e})")))),
     }
 }

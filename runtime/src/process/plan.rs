@@ -12,6 +12,7 @@ use thiserror::Error;
 use crate::caps::CapsPlan;
 use crate::namespaces::NsPlan;
 use crate::rootfs::RootfsPlan;
+use crate::seccomp::SeccompPlan;
 use crate::spec::ValidSpec;
 
 #[derive(Debug, Error)]
@@ -20,6 +21,8 @@ pub enum PlanError {
     Invalid { field: &'static str, msg: String },
     #[error(transparent)]
     Caps(#[from] crate::caps::CapsError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
 }
 
 fn invalid(field: &'static str, msg: impl Into<String>) -> PlanError {
@@ -58,6 +61,8 @@ pub struct InitPlan {
     pub additional_gids: Vec<u32>,
     pub umask: Option<u32>,
     pub caps: CapsPlan,
+    /// linux.seccomp compiled to BPF, installed by init as late as it may be.
+    pub seccomp: Option<SeccompPlan>,
     pub cwd: PathBuf,
     pub args: Vec<CString>,
     pub env: Vec<CString>,
@@ -165,6 +170,8 @@ impl InitPlan {
         if process.terminal().unwrap_or(false) && opts.console.is_none() {
             return Err(invalid("process.terminal", "true but no --console-socket was given; pass one, or set terminal to false"));
         }
+        let no_new_privs = process.no_new_privileges().unwrap_or(false);
+        let seccomp = s.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(|c| SeccompPlan::compile(c, no_new_privs)).transpose()?;
         Ok(InitPlan {
             in_user_ns: spec.has_ns(LinuxNamespaceType::User),
             ns,
@@ -174,12 +181,13 @@ impl InitPlan {
             sysctl: plan_sysctl(spec),
             rlimits: plan_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?,
             oom_score_adj: process.oom_score_adj(),
-            no_new_privs: process.no_new_privileges().unwrap_or(false),
+            no_new_privs,
             uid: process.user().uid(),
             gid: process.user().gid(),
             additional_gids: process.user().additional_gids().clone().unwrap_or_default(),
             umask: process.user().umask(),
             caps: CapsPlan::from_spec(process.capabilities().as_ref())?,
+            seccomp,
             cwd: process.cwd().clone(),
             args: cstrings("process.args", process.args().as_deref().unwrap_or(&[]))?,
             env: cstrings("process.env", &env)?,

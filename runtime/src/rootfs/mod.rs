@@ -51,6 +51,14 @@ pub fn prepare(plan: &RootfsPlan) -> Result<(), RootfsError> {
     let root = pivot::prepare_root(plan)?;
     mounts::mount_all(root.as_fd(), plan)?;
     if plan.setup_dev {
+        // Device nodes go into the image's own /dev when no mount replaced it.
+        mounts::refuse_symlinked_kernel_dir(root.as_fd(), std::path::Path::new("/dev")).map_err(
+            |source| RootfsError::Prepare {
+                path: plan.rootfs.join("dev"),
+                step: "checking /dev before creating device nodes",
+                source,
+            },
+        )?;
         devices::create_devices(root.as_fd(), plan)?;
         devices::create_dev_links(root.as_fd(), plan)?;
     }
@@ -62,8 +70,17 @@ pub fn prepare(plan: &RootfsPlan) -> Result<(), RootfsError> {
 /// failed `create`; a rootfs that is not a mount point is fine.
 pub fn detach_host_rootfs(rootfs: &std::path::Path) -> Result<(), RootfsError> {
     match crate::sys::mount::detach(rootfs) {
-        Err(e) if crate::sys::mount::is_errno(&e, nix::errno::Errno::EINVAL) || crate::sys::mount::is_errno(&e, nix::errno::Errno::ENOENT) => Ok(()),
-        other => other.map_err(|source| RootfsError::Prepare { path: rootfs.to_path_buf(), step: "detaching the container's mounts", source }),
+        Err(e)
+            if crate::sys::mount::is_errno(&e, nix::errno::Errno::EINVAL)
+                || crate::sys::mount::is_errno(&e, nix::errno::Errno::ENOENT) =>
+        {
+            Ok(())
+        }
+        other => other.map_err(|source| RootfsError::Prepare {
+            path: rootfs.to_path_buf(),
+            step: "detaching the container's mounts",
+            source,
+        }),
     }
 }
 

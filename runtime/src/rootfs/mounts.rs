@@ -18,7 +18,10 @@ use super::RootfsError;
 use super::cgroupfs::mount_cgroup;
 use super::copyup::{copy_tree, open_dir};
 use super::plan::{MountKind, MountStep, RootfsPlan};
-use crate::sys::fs::{create_file_in_root, is_dir, mkdir_all_in_root, open_host, open_in_root};
+use crate::sys::fs::{
+    create_file_in_root, is_dir, mkdir_all_in_root, open_host, open_in_root,
+    open_in_root_no_symlinks,
+};
 use crate::sys::mount::{
     bind_fd, is_errno, mount_flags, mount_fs, mount_setattr, remount_bind, set_propagation,
 };
@@ -97,8 +100,10 @@ fn mount_one(root: BorrowedFd<'_>, step: &MountStep) -> Result<(), RootfsError> 
 }
 
 /// Opens the mount point `dest` inside `root`, creating it when missing: a directory, or
-/// an empty file when the thing mounted there is not a directory.
+/// an empty file when the thing mounted there is not a directory. Under /proc, /sys and
+/// /dev a symlink in the image is refused (see [`refuse_symlinked_kernel_dir`]).
 pub(crate) fn ensure_target(root: BorrowedFd<'_>, dest: &Path, dir: bool) -> io::Result<OwnedFd> {
+    refuse_symlinked_kernel_dir(root, dest)?;
     match open_in_root(root, dest, OFlag::O_PATH) {
         Err(e) if is_errno(&e, Errno::ENOENT) => {
             if dir {
@@ -108,6 +113,35 @@ pub(crate) fn ensure_target(root: BorrowedFd<'_>, dest: &Path, dir: bool) -> io:
             }
         }
         other => other,
+    }
+}
+
+/// Top-level directories where the kernel's own filesystems go.
+const KERNEL_DIRS: [&str; 3] = ["/proc", "/sys", "/dev"];
+
+/// An image that makes /proc, /sys or /dev a symlink wants procfs, sysfs or device nodes
+/// somewhere else (CVE-2019-19921, CVE-2023-27561). Resolution by fd would keep that
+/// inside the root, but it is still not what the config asked, so it is refused: for a
+/// destination in /proc or /sys no component may be a symlink (procfs and sysfs put
+/// none where mounts go); under /dev only /dev itself is checked, since a host /dev
+/// bound there legitimately holds symlinks (/dev/log, /dev/fd). A missing directory is
+/// fine: it is made as a real one.
+pub(crate) fn refuse_symlinked_kernel_dir(root: BorrowedFd<'_>, dest: &Path) -> io::Result<()> {
+    let Some(top) = KERNEL_DIRS
+        .iter()
+        .map(Path::new)
+        .find(|d| dest.starts_with(d))
+    else {
+        return Ok(());
+    };
+    let checked = if top == Path::new("/dev") { top } else { dest };
+    match open_in_root_no_symlinks(root, checked, OFlag::O_PATH) {
+        Ok(_) => Ok(()),
+        Err(e) if is_errno(&e, Errno::ENOENT) => Ok(()),
+        Err(e) if is_errno(&e, Errno::ELOOP) => Err(io::Error::other(format!(
+            "{checked:?} in the rootfs is, or passes through, a symbolic link; corral does not follow symlinks where procfs, sysfs or device nodes go: make it a real directory in the image"
+        ))),
+        Err(e) => Err(e),
     }
 }
 

@@ -192,3 +192,45 @@ pub(crate) fn mount_console(pty_slave: BorrowedFd<'_>) -> Result<(), RootfsError
     bind_fd(pty_slave, target.as_fd(), false)
         .map_err(err("bind-mounting the pty over /dev/console"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    /// A root whose /dev/null is a regular file or a symlink to a host file is refused
+    /// before any mask is made; the real /dev/null passes.
+    #[test]
+    fn dev_null_must_be_the_null_device() {
+        let base = std::env::temp_dir().join(format!("corral-devnull-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(base.join("file/dev")).unwrap();
+        std::fs::create_dir_all(base.join("link/dev")).unwrap();
+        std::fs::write(base.join("file/dev/null"), b"fake").unwrap();
+        std::fs::write(base.join("secret"), b"host").unwrap();
+        std::os::unix::fs::symlink(base.join("secret"), base.join("link/dev/null")).unwrap();
+        std::os::unix::fs::symlink("../../secret", base.join("link/dev/rel")).unwrap();
+        for case in ["file", "link"] {
+            let root = open_host(&base.join(case), OFlag::O_DIRECTORY).unwrap();
+            let result = open_dev_null(root.as_fd());
+            assert!(result.is_err(), "{case}: a fake /dev/null was accepted");
+        }
+        let host = open_host(Path::new("/"), OFlag::O_DIRECTORY).unwrap();
+        assert!(open_dev_null(host.as_fd()).is_ok());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    /// The console check runs on the fd before anything is mounted: a regular file or
+    /// another char device is not a pty slave.
+    #[test]
+    fn console_must_be_a_pty_slave() {
+        let file = std::fs::File::open("/proc/self/status").unwrap();
+        let null = std::fs::File::open("/dev/null").unwrap();
+        for fd in [file.as_fd(), null.as_fd()] {
+            match mount_console(fd) {
+                Err(RootfsError::NotPtySlave { .. }) => {}
+                other => panic!("accepted a non-pty console: {other:?}"),
+            }
+        }
+    }
+}

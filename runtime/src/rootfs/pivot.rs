@@ -91,7 +91,8 @@ pub(crate) fn switch_root(plan: &RootfsPlan) -> Result<(), RootfsError> {
         // Held across pivot_root so "." can be made to name the old root: after
         // pivot_root(".", ".") the cwd is still the new root, under the stacked old one,
         // and a recursive change there would also hit the container's own mounts.
-        let old_root = open_host(Path::new("/"), OFlag::O_DIRECTORY).map_err(err("opening the old root"))?;
+        let old_root =
+            open_host(Path::new("/"), OFlag::O_DIRECTORY).map_err(err("opening the old root"))?;
         pivot_root_to_cwd().map_err(err("pivot_root"))?;
         fchdir(old_root.as_fd()).map_err(err("fchdir into the old root"))?;
         set_propagation_path(here, MsFlags::MS_SLAVE | MsFlags::MS_REC)

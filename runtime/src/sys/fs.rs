@@ -55,18 +55,10 @@ pub(crate) fn force_fallback_for_tests() {
 }
 
 fn openat2_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
-    let how = OpenHow::new()
-        .flags(flags | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    for _ in 0..OPENAT2_RETRIES {
-        // EAGAIN: a rename happened somewhere during the walk and the kernel would rather
-        // not vouch for `..`; trying again is the documented answer.
-        match openat2(root, path, how) {
-            Err(Errno::EAGAIN) => continue,
-            other => return other,
-        }
-    }
-    Err(Errno::EAGAIN)
+    // EAGAIN: a rename happened somewhere during the walk and the kernel would rather not
+    // vouch for `..`; trying again is the documented answer (openat2_retrying does).
+    let resolve = ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS;
+    openat2_retrying(root, path, flags, resolve)
 }
 
 /// [`open_in_root`] without openat2, for kernels older than 5.6. Public so tests can
@@ -83,8 +75,83 @@ pub fn open_in_root_fallback(
         return Err(Errno::ENOENT.into()); // as openat2 answers
     }
     let follow_last = !flags.contains(OFlag::O_NOFOLLOW);
-    let walked = walk_in_root(root, path, follow_last, None)?;
+    let walked = walk_in_root(root, path, follow_last, None, false)?;
     walked.reopen(flags)
+}
+
+/// Like [`open_in_root`], but a symlink anywhere in `path` (the last component too) is
+/// refused with ELOOP instead of being resolved. For destinations such as /proc, /sys
+/// and /dev, where an image has no business placing a symlink: following it, even inside
+/// the root, would put the container's procfs or device nodes somewhere unexpected.
+pub fn open_in_root_no_symlinks(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlag,
+) -> io::Result<OwnedFd> {
+    if flags.contains(OFlag::O_CREAT) {
+        return Err(Errno::EINVAL.into());
+    }
+    if OPENAT2_STATE.load(Ordering::Relaxed) != OPENAT2_MISSING {
+        let resolve = ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_SYMLINKS;
+        match openat2_retrying(root, path, flags, resolve) {
+            Err(Errno::ENOSYS) => OPENAT2_STATE.store(OPENAT2_MISSING, Ordering::Relaxed),
+            other => return other.map_err(io::Error::from),
+        }
+    }
+    open_in_root_no_symlinks_fallback(root, path, flags)
+}
+
+/// [`open_in_root_no_symlinks`] without openat2: the component walk, refusing links.
+/// Public so tests can run it on a kernel that has openat2.
+pub fn open_in_root_no_symlinks_fallback(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlag,
+) -> io::Result<OwnedFd> {
+    if flags.contains(OFlag::O_CREAT) {
+        return Err(Errno::EINVAL.into());
+    }
+    if path.as_os_str().is_empty() {
+        return Err(Errno::ENOENT.into());
+    }
+    walk_in_root(root, path, false, None, true)?.reopen(flags)
+}
+
+/// Opens `path` strictly beneath the directory `dir`, on `dir`'s own mount: `..` above
+/// `dir`, absolute paths, magic links and any mount crossing (something mounted over a
+/// part of the path) fail with EXDEV or ELOOP. `extra` adds resolve flags (e.g.
+/// RESOLVE_NO_SYMLINKS). Needs openat2 (Linux 5.6): without it the answer is ENOSYS,
+/// and the caller must refuse, since no component walk can see mounts as reliably.
+pub fn open_beneath(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlag,
+    extra: ResolveFlag,
+) -> io::Result<OwnedFd> {
+    let resolve = ResolveFlag::RESOLVE_BENEATH
+        | ResolveFlag::RESOLVE_NO_XDEV
+        | ResolveFlag::RESOLVE_NO_MAGICLINKS
+        | extra;
+    Ok(openat2_retrying(dir, path, flags, resolve)?)
+}
+
+/// openat2 with O_CLOEXEC, retried on EAGAIN (a concurrent rename somewhere).
+fn openat2_retrying(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlag,
+    resolve: ResolveFlag,
+) -> nix::Result<OwnedFd> {
+    let how = OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC)
+        .resolve(resolve);
+    for _ in 0..OPENAT2_RETRIES {
+        match openat2(dir, path, how) {
+            Err(Errno::EAGAIN) => continue,
+            other => return other,
+        }
+    }
+    Err(Errno::EAGAIN)
 }
 
 /// The end of a walk: an O_PATH fd for the object reached, and how to reopen it.
@@ -125,12 +192,13 @@ impl Walked {
 /// syscall ever sees a `/` or a `..`; `..` pops our own stack of directories (never above
 /// `root`), and a symlink's target is spliced into the remaining components, an
 /// absolute target starting over at `root`. With `create_dirs`, missing components are
-/// made as directories with that mode.
+/// made as directories with that mode. With `refuse_links`, any symlink met is ELOOP.
 fn walk_in_root(
     root: BorrowedFd<'_>,
     path: &Path,
     follow_last: bool,
     create_dirs: Option<Mode>,
+    refuse_links: bool,
 ) -> io::Result<Walked> {
     let mut dirs: Vec<OwnedFd> = Vec::new();
     let mut todo: Vec<OsString> = Vec::new();
@@ -161,6 +229,7 @@ fn walk_in_root(
         let stat = fstat(&fd)?;
         let is_last = todo.is_empty();
         match file_type(&stat) {
+            SFlag::S_IFLNK if refuse_links => return Err(Errno::ELOOP.into()),
             SFlag::S_IFLNK if !is_last || follow_last => {
                 links += 1;
                 if links > MAX_SYMLINKS {
@@ -227,7 +296,7 @@ pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path, mode: Mode) -> io::R
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
         other => return other,
     }
-    walk_in_root(root, path, true, Some(mode))?.reopen(flags)
+    walk_in_root(root, path, true, Some(mode), false)?.reopen(flags)
 }
 
 /// Splits `path` into its parent and a final name that is a real entry name (not `..`).
@@ -458,6 +527,48 @@ mod tests {
         assert!(
             open_in_root_fallback(root.as_fd(), Path::new("/magic/etc"), OFlag::O_PATH).is_err()
         );
+    }
+
+    /// Both the openat2 path and the component walk (forced, as on a kernel without
+    /// openat2) refuse a symlink anywhere in the path, and resolve a clean path.
+    #[test]
+    fn no_symlinks_resolution_refuses_every_link() {
+        let t = tree("nolinks");
+        let root_path = t.0.join("root");
+        let root = open_host(&root_path, OFlag::O_DIRECTORY).unwrap();
+        for fallback in [false, true] {
+            let open = |p: &str| {
+                if fallback {
+                    open_in_root_no_symlinks_fallback(root.as_fd(), Path::new(p), OFlag::O_PATH)
+                } else {
+                    open_in_root_no_symlinks(root.as_fd(), Path::new(p), OFlag::O_PATH)
+                }
+            };
+            let fd = open("/a/b/../b/file").unwrap();
+            assert_eq!(ino(&fd), host_ino(&root_path.join("a/b/file")));
+            for linked in ["/link_abs", "/link_abs/b", "/a/link_rel/file", "/escape", "/magic/etc"] {
+                let errno = open(linked).err().and_then(|e| e.raw_os_error());
+                assert_eq!(errno, Some(libc::ELOOP), "{linked} fallback={fallback}");
+            }
+            // ".." still cannot climb above the root.
+            let fd = open("/../../a").unwrap();
+            assert_eq!(ino(&fd), host_ino(&root_path.join("a")));
+        }
+    }
+
+    /// open_beneath refuses to leave its directory or to cross a mount (here the /proc
+    /// mount below "/"); it needs openat2 and has no fallback.
+    #[test]
+    fn beneath_stays_on_one_mount() {
+        let t = tree("beneath");
+        let root = open_host(&t.0.join("root"), OFlag::O_DIRECTORY).unwrap();
+        let errno = |r: io::Result<OwnedFd>| r.err().and_then(|e| e.raw_os_error());
+        let none = ResolveFlag::empty();
+        assert!(open_beneath(root.as_fd(), Path::new("a/b/file"), OFlag::O_RDONLY, none).is_ok());
+        assert_eq!(errno(open_beneath(root.as_fd(), Path::new("../outside"), OFlag::O_PATH, none)), Some(libc::EXDEV));
+        assert_eq!(errno(open_beneath(root.as_fd(), Path::new("link_abs"), OFlag::O_PATH, none)), Some(libc::EXDEV));
+        let host_root = open_host(Path::new("/"), OFlag::O_DIRECTORY).unwrap();
+        assert_eq!(errno(open_beneath(host_root.as_fd(), Path::new("proc/version"), OFlag::O_RDONLY, none)), Some(libc::EXDEV));
     }
 
     #[test]

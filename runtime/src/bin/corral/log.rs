@@ -14,14 +14,12 @@ pub enum Format {
 pub struct Logger {
     file: Option<File>,
     format: Format,
-    #[allow(dead_code)]
-    debug: bool,
 }
 
 impl Logger {
-    pub fn new(path: Option<&Path>, format: Format, debug: bool) -> Logger {
+    pub fn new(path: Option<&Path>, format: Format) -> Logger {
         let file = path.and_then(|p| File::options().create(true).append(true).open(p).ok());
-        Logger { file, format, debug }
+        Logger { file, format }
     }
 
     pub fn error(&self, msg: &str) {

@@ -22,7 +22,7 @@ struct Cli {
     log: Option<PathBuf>,
     #[arg(long, global = true, value_enum, default_value_t = log::Format::Text)]
     log_format: log::Format,
-    /// More log output.
+    /// Accepted for runc compatibility (containerd and podman pass it); errors are the only records so far.
     #[arg(long, global = true)]
     debug: bool,
     /// Use the systemd cgroup driver (not supported yet: a systemd-style cgroupsPath is refused).
@@ -56,7 +56,7 @@ pub struct Globals {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let logger = log::Logger::new(cli.log.as_deref(), cli.log_format, cli.debug);
+    let logger = log::Logger::new(cli.log.as_deref(), cli.log_format);
     if cli.version {
         commands::print_version();
         return ExitCode::SUCCESS;

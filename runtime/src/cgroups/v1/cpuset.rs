@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
+use oci_spec::runtime::LinuxCpu;
+
 use crate::cgroups::fsops::{read_control, write_control};
+use crate::cgroups::resources::{need, write};
 use crate::cgroups::{CgroupDir, CgroupError};
 
 /// The files to inherit, without the "cpuset." prefix that the `noprefix` mount option drops.
@@ -23,6 +26,24 @@ pub(super) fn inherit_from_parents(dir: &CgroupDir) -> Result<(), CgroupError> {
             copy_if_empty(&parent, &child, name)?;
         }
         parent = child;
+    }
+    Ok(())
+}
+
+/// linux.resources.cpu.cpus and .mems (empty strings leave the inherited values).
+pub(super) fn apply(dir: Option<&CgroupDir>, cpu: &LinuxCpu) -> Result<(), CgroupError> {
+    let cpus = cpu.cpus().as_deref().filter(|s| !s.is_empty());
+    let mems = cpu.mems().as_deref().filter(|s| !s.is_empty());
+    if cpus.is_none() && mems.is_none() {
+        return Ok(());
+    }
+    let dir = need(dir, "cpu.cpus", "cpuset")?;
+    let host_dir = dir.host_dir();
+    if let Some(cpus) = cpus {
+        write(dir, "cpu.cpus", &control_name(&host_dir, "cpus"), cpus, "the cpuset controller is not usable here")?;
+    }
+    if let Some(mems) = mems {
+        write(dir, "cpu.mems", &control_name(&host_dir, "mems"), mems, "the cpuset controller is not usable here")?;
     }
     Ok(())
 }

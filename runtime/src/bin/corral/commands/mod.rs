@@ -2,14 +2,18 @@
 
 mod create;
 mod delete;
+mod events;
 mod features;
 mod kill;
 mod list;
+mod pause;
 mod ps;
+mod resume;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use crate::Globals;
 
@@ -34,6 +38,14 @@ pub enum Command {
     List(list::Args),
     /// List a container's processes.
     Ps(ps::Args),
+    /// Change a container's resource limits.
+    Update(update::Args),
+    /// Freeze every process of a container.
+    Pause(pause::Args),
+    /// Thaw a paused container.
+    Resume(resume::Args),
+    /// Print resource statistics and OOM events as JSON.
+    Events(events::Args),
     /// Write a default config.json.
     Spec(spec::Args),
     /// Print the features this runtime implements, as JSON.
@@ -51,6 +63,10 @@ impl Command {
             Command::Delete(a) => delete::run(a, g),
             Command::List(a) => list::run(a, g),
             Command::Ps(a) => ps::run(a, g),
+            Command::Update(a) => update::run(a, g),
+            Command::Pause(a) => pause::run(a, g),
+            Command::Resume(a) => resume::run(a, g),
+            Command::Events(a) => events::run(a, g),
             Command::Spec(a) => spec::run(a),
             Command::Features => features::run(),
         }

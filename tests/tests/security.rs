@@ -1,0 +1,273 @@
+//! Known container-escape classes, each run as an attack against a real container:
+//! the attack must fail and the host must be unchanged. The symlink-exchange race is
+//! in security_race.rs.
+
+mod support;
+
+use corral_tests::check::{stderr_text, stdout_text};
+use corral_tests::tempdir::TempDir;
+use corral_tests::*;
+use serde_json::json;
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::process::Command;
+use support::{add_bind, add_mount};
+
+/// Mount points of this (host) process's mount namespace.
+fn host_mount_points() -> Vec<String> {
+    let text = fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    text.lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .collect()
+}
+
+/// Panics if anything is mounted at `path` or below it on the host.
+fn assert_not_mounted_on_host(path: &Path) {
+    let path = path.to_str().expect("UTF-8 path");
+    let hits: Vec<String> = host_mount_points()
+        .into_iter()
+        .filter(|m| m == path || m.starts_with(&format!("{path}/")))
+        .collect();
+    assert!(hits.is_empty(), "host mounts appeared at {path}: {hits:?}");
+}
+
+/// The error a failed command printed, for assertions on its wording.
+fn failure_text(out: &std::process::Output) -> String {
+    assert!(!out.status.success(), "expected a failure, got success\nstdout: {}", stdout_text(out));
+    stderr_text(out)
+}
+
+/// CVE-2019-5736: a process in the container's pid namespace opens /proc/<init>/exe
+/// while the init is still the runtime binary, to overwrite the runtime. Container A
+/// stays `created` (its init waits inside the runtime image); container B joins A's pid
+/// namespace, where A's init is pid 1, and tries every way in.
+#[test]
+fn runtime_image_of_a_created_init_is_out_of_reach() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let binary_before = fs::read(rt.bin()).expect("read the runtime binary");
+    let a = Bundle::with_probe(&["pause"]);
+    let a_id = unique_id();
+    assert_ok(&rt.create(&a, &a_id, &[]), "create A");
+    let pid = rt.state(&a_id)["pid"].as_i64().expect("A has a pid");
+
+    let mut b = Bundle::new();
+    b.set_namespace("pid", Some(&format!("/proc/{pid}/ns/pid")));
+    let script = r#"
+        grep -q '^Name:[[:space:]]*corral' /proc/1/status && echo INIT_IS_RUNTIME
+        (exec 3<>/proc/1/exe) 2>/dev/null && echo OPEN_RW
+        (exec 3</proc/1/exe) 2>/dev/null && echo OPEN_RO
+        readlink /proc/1/exe >/dev/null 2>&1 && echo READLINK
+        cat /proc/1/environ >/dev/null 2>&1 && echo ENVIRON
+        for n in 0 1 2 3 4 5 6 7 8 9 10 11 12; do
+            (exec 3</proc/1/fd/$n) 2>/dev/null && echo FD_OPEN_$n
+        done
+        /bin/probe read /proc/1/exe >/dev/null && echo PROBE_READ
+        /bin/probe write /proc/1/exe pwned >/dev/null && echo PROBE_WRITE
+        echo DONE"#;
+    b.set_args(&["/bin/sh", "-c", script]);
+    let b_id = unique_id();
+    let out = rt.run(&b, &b_id, &[]);
+    assert_ok(&out, "run B in A's pid namespace");
+    let seen: Vec<String> = stdout_text(&out).lines().map(str::to_string).collect();
+    // Listing /proc/1/fd is allowed to root (it shows numbers only); following an entry
+    // needs ptrace access, which a non-dumpable process refuses.
+    assert_eq!(seen, ["INIT_IS_RUNTIME", "DONE"], "B reached A's init (runtime image)");
+
+    rt.delete_force_and_check(&a_id, &a);
+    rt.assert_no_leftovers(&b_id, &b);
+    let binary_after = fs::read(rt.bin()).expect("read the runtime binary again");
+    assert!(binary_before == binary_after, "the runtime binary changed");
+}
+
+/// CVE-2024-21626: process.cwd "/proc/self/fd/N" names a directory fd the runtime
+/// leaked into the init, i.e. a host directory. Each attempt must either fail or leave
+/// the program in a cwd inside its root, with nothing but stdio open.
+#[test]
+fn cwd_through_an_inherited_fd_never_lands_on_the_host() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["report"]);
+    for n in 3..=12 {
+        bundle.set("/process/cwd", json!(format!("/proc/self/fd/{n}")));
+        let id = unique_id();
+        let out = rt.run(&bundle, &id, &[]);
+        rt.assert_no_leftovers(&id, &bundle);
+        if !out.status.success() {
+            let err = stderr_text(&out);
+            assert!(err.contains("process.cwd"), "fd {n}: unclear failure: {err}");
+            continue;
+        }
+        let report = Report::parse(&out);
+        let cwd = report.str("cwd");
+        assert!(
+            cwd.starts_with('/') && !cwd.contains("unreachable"),
+            "fd {n}: the program runs in a cwd outside its root: {cwd:?}"
+        );
+        assert_eq!(report.fds(), [0, 1, 2], "fd {n}: extra fds reached the program");
+    }
+}
+
+/// CVE-2019-19921 / CVE-2023-27561: the image makes /proc, /sys or /dev a symlink so
+/// that procfs (or device nodes) land elsewhere. Corral must refuse, and mount nothing
+/// on the host path the link names.
+#[test]
+fn symlinked_proc_sys_or_dev_in_the_image_is_refused() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let host_etc_mounts = host_mount_points().iter().filter(|m| *m == "/etc").count();
+    for dir in ["proc", "sys", "dev"] {
+        for target in ["/etc", "../../../../../../../../etc"] {
+            let bundle = Bundle::with_probe(&["exit", "0"]);
+            let link = bundle.rootfs().join(dir);
+            fs::remove_dir(&link).expect("remove the image's directory");
+            symlink(target, &link).expect("make it a symlink");
+            let id = unique_id();
+            let out = rt.run(&bundle, &id, &[]);
+            let err = failure_text(&out);
+            assert!(
+                err.contains("symbolic link") && err.contains(&format!("/{dir}")),
+                "/{dir} -> {target}: unclear error: {err}"
+            );
+            rt.assert_no_leftovers(&id, &bundle);
+            let now = host_mount_points().iter().filter(|m| *m == "/etc").count();
+            assert_eq!(now, host_etc_mounts, "/{dir} -> {target}: a mount reached host /etc");
+        }
+    }
+}
+
+/// A mount destination through a symlink that points out of the rootfs, or with "..",
+/// lands inside the rootfs: the host path stays unmounted and its files unchanged.
+#[test]
+fn mount_destinations_escaping_the_rootfs_land_inside_it() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let victim = TempDir::new("victim");
+    fs::write(victim.path().join("canary"), "host file\n").expect("write the canary");
+    let victim_path = victim.path().to_str().expect("UTF-8 path").to_string();
+    let mut bundle = Bundle::with_probe(&["report"]);
+    let rootfs = bundle.rootfs();
+    symlink(&victim_path, rootfs.join("abs")).expect("abs link");
+    symlink(format!("../../../../../../../..{victim_path}"), rootfs.join("rel")).expect("rel link");
+    let mut expected = Vec::new();
+    for (n, dest) in ["/abs/a", "/rel/b", &format!("/../../../..{victim_path}/c")].iter().enumerate() {
+        add_mount(&mut bundle, dest, "tmpfs", &format!("corral-escape-{n}"), &["size=64k"]);
+        expected.push(format!("corral-escape-{n}"));
+    }
+    let report = support::report(&rt, &mut bundle);
+    let lines = report.mountinfo();
+    for (n, source) in expected.iter().enumerate() {
+        let line = lines
+            .iter()
+            .find(|l| l.split(" - ").nth(1).is_some_and(|t| t.split(' ').nth(1) == Some(source)))
+            .unwrap_or_else(|| panic!("mount {n} is not inside the container:\n{}", lines.join("\n")));
+        let point = line.split(' ').nth(4).unwrap_or("");
+        assert!(point.starts_with(&victim_path), "mount {n} at {point}, expected under {victim_path} inside the root");
+    }
+    assert_not_mounted_on_host(victim.path());
+    let canary = fs::read_to_string(victim.path().join("canary")).expect("read the canary");
+    assert_eq!(canary, "host file\n");
+    for name in ["a", "b", "c"] {
+        assert!(!victim.path().join(name).exists(), "a mount point was made on the host: {name}");
+        assert!(rootfs.join(&victim_path[1..]).join(name).is_dir(), "mount point {name} not made inside the rootfs");
+    }
+}
+
+/// CVE-2025-31133: /dev comes from a host directory whose "null" is a regular file or a
+/// symlink to a host file; masking must not bind it over the masked paths.
+#[test]
+fn masking_refuses_a_fake_dev_null() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let host = TempDir::new("fakedev");
+    let canary = host.path().join("canary");
+    fs::write(&canary, "host secret\n").expect("write the canary");
+    for fake in ["file", "symlink"] {
+        let dev = host.path().join(format!("dev-{fake}"));
+        fs::create_dir(&dev).expect("fake dev dir");
+        match fake {
+            "file" => fs::write(dev.join("null"), "not a device\n").expect("fake null"),
+            _ => symlink(&canary, dev.join("null")).expect("fake null link"),
+        }
+        let mut bundle = Bundle::with_probe(&["exit", "0"]);
+        add_bind(&mut bundle, &dev, "/dev", &["rbind"]);
+        bundle.set("/linux/maskedPaths", json!(["/proc/kcore", "/etc/passwd"]));
+        let id = unique_id();
+        let out = rt.run(&bundle, &id, &[]);
+        let err = failure_text(&out);
+        assert!(err.contains("/dev/null"), "{fake}: unclear error: {err}");
+        rt.assert_no_leftovers(&id, &bundle);
+        assert_not_mounted_on_host(host.path());
+        assert_eq!(fs::read_to_string(&canary).expect("canary"), "host secret\n");
+    }
+}
+
+/// CVE-2025-52881: a host directory mounted over /proc/sys must not receive the
+/// runtime's sysctl writes. Either create refuses, or the write reaches the real
+/// sysctl of the container's network namespace; the host file never changes.
+#[test]
+fn sysctl_write_is_not_redirected_by_a_mount_over_proc_sys() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let host = TempDir::new("fakesys");
+    let file = host.path().join("net/ipv4/ip_forward");
+    fs::create_dir_all(file.parent().expect("parent")).expect("fake sysctl tree");
+    fs::write(&file, "0\n").expect("fake sysctl");
+    let mut bundle = Bundle::with_probe(&["pause"]);
+    add_bind(&mut bundle, host.path(), "/proc/sys", &["rbind"]);
+    bundle.set("/linux/sysctl", json!({"net.ipv4.ip_forward": "1"}));
+    let id = unique_id();
+    let out = rt.create(&bundle, &id, &[]);
+    if out.status.success() {
+        let pid = rt.state(&id)["pid"].as_i64().expect("pid");
+        let net = format!("--net=/proc/{pid}/ns/net");
+        let seen = Command::new("nsenter")
+            .args([net.as_str(), "cat", "/proc/sys/net/ipv4/ip_forward"])
+            .output()
+            .expect("run nsenter");
+        assert_eq!(stdout_text(&seen).trim(), "1", "the sysctl did not reach the kernel");
+        rt.delete_force_and_check(&id, &bundle);
+    } else {
+        let err = stderr_text(&out);
+        assert!(err.contains("net.ipv4.ip_forward") && err.contains("mounted over"), "unclear error: {err}");
+        rt.assert_no_leftovers(&id, &bundle);
+    }
+    assert_eq!(fs::read_to_string(&file).expect("host file"), "0\n", "the sysctl write went to the host file");
+    assert_not_mounted_on_host(host.path());
+}
+
+/// CVE-2022-29162: the runtime itself runs with a non-empty inheritable set (here
+/// CAP_NET_RAW, raised by capsh); the container must still get an empty one, since the
+/// config names none.
+#[test]
+fn inheritable_caps_of_the_runtime_do_not_reach_the_container() {
+    skip_unless_root!();
+    if Command::new("capsh").arg("--help").output().is_err() {
+        eprintln!("skipped: capsh (libcap2-bin) is not installed");
+        return;
+    }
+    let check = Command::new("capsh")
+        .args(["--inh=cap_net_raw", "--", "-c", "grep CapInh /proc/self/status"])
+        .output()
+        .expect("run capsh");
+    let inh = stdout_text(&check);
+    assert!(!inh.contains("0000000000000000"), "capsh did not raise the inheritable set: {inh}");
+
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["report"]);
+    bundle.set("/process/capabilities/ambient", json!([]));
+    let id = unique_id();
+    rt.track(&id);
+    let root = rt.root();
+    let mut cmd = Command::new("capsh");
+    cmd.args(["--inh=cap_net_raw", "--", "-c", r#"exec "$0" "$@""#]);
+    cmd.arg(rt.bin()).arg("--root").arg(&root);
+    cmd.args(["run", "--bundle", bundle.path_str(), &id]);
+    let out = rt.output_of(cmd);
+    assert_ok(&out, "run under capsh --inh=cap_net_raw");
+    let report = Report::parse(&out);
+    assert_eq!(report.caps("inh"), 0, "the runtime's inheritable set reached the container");
+    assert_eq!(report.caps("amb"), 0, "ambient capabilities appeared");
+    rt.assert_no_leftovers(&id, &bundle);
+}
