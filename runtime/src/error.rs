@@ -13,6 +13,8 @@ pub enum Error {
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
+    Devices(#[from] crate::cgroups::devices::DeviceError),
+    #[error(transparent)]
     Rootfs(#[from] crate::rootfs::RootfsError),
     #[error(transparent)]
     Plan(#[from] crate::process::plan::PlanError),

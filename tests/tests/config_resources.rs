@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 const FORKER: &str = "i=0; while [ $i -lt 30 ]; do sleep 30 & i=$((i+1)); echo $i; done";
 
 /// Holds 64 MiB in a shell variable (dd's zeros turned into 'a's, which a variable can hold).
-const ALLOC_64M: &str = "x=$(dd if=/dev/zero bs=1M count=64 2>/dev/null | tr '\\0' a); echo survived ${#x}";
+const ALLOC_64M: &str =
+    "x=$(dd if=/dev/zero bs=1M count=64 2>/dev/null | tr '\\0' a); echo survived ${#x}";
 
 /// Runs FORKER with `pids` as linux.resources.pids (None: no limit) and
 /// returns (exit code, how many sleeps were started).
@@ -30,23 +31,36 @@ fn fork_until_refused(pids: Option<i64>) -> (i32, usize) {
     let id = unique_id();
     let out = rt.run(&bundle, &id, &[]);
     rt.assert_no_leftovers(&id, &bundle);
-    let started = stdout_text(&out).lines().filter(|l| !l.trim().is_empty()).count();
+    let started = stdout_text(&out)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
     (exit_code(&out), started)
 }
 
 /// The host directory of `pid`'s cgroup in the v1 hierarchy carrying `controller`.
 fn v1_cgroup_dir(pid: i64, controller: &str) -> PathBuf {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/pid/cgroup");
+    let text =
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/pid/cgroup");
     let line = text
         .lines()
-        .find(|l| l.split(':').nth(1).is_some_and(|c| c.split(',').any(|x| x == controller)))
+        .find(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|c| c.split(',').any(|x| x == controller))
+        })
         .unwrap_or_else(|| panic!("no {controller} line in /proc/{pid}/cgroup:\n{text}"));
     let path = line.splitn(3, ':').nth(2).expect("path field");
-    Path::new("/sys/fs/cgroup").join(controller).join(path.trim_start_matches('/'))
+    Path::new("/sys/fs/cgroup")
+        .join(controller)
+        .join(path.trim_start_matches('/'))
 }
 
 fn read_trimmed(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())).trim().to_string()
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .trim()
+        .to_string()
 }
 
 /// `events --stats` data for a container.
@@ -80,14 +94,30 @@ fn memory_limit_oom_kills_an_allocation_beyond_it() {
     let id = unique_id();
     let out = rt.run(&bundle, &id, &[]);
     assert_ok(&out, "64 MiB without a limit");
-    assert!(stdout_text(&out).contains("survived 67108864"), "{}", stdout_text(&out));
+    assert!(
+        stdout_text(&out).contains("survived 67108864"),
+        "{}",
+        stdout_text(&out)
+    );
 
-    bundle.set("/linux/resources/memory", json!({"limit": 32 << 20, "swap": 32 << 20}));
+    bundle.set(
+        "/linux/resources/memory",
+        json!({"limit": 32 << 20, "swap": 32 << 20}),
+    );
     let id = unique_id();
     let out = rt.run(&bundle, &id, &[]);
     rt.assert_no_leftovers(&id, &bundle);
-    assert_eq!(exit_code(&out), 128 + 9, "the shell should be OOM-killed: {}", stderr_text(&out));
-    assert!(!stdout_text(&out).contains("survived"), "{}", stdout_text(&out));
+    assert_eq!(
+        exit_code(&out),
+        128 + 9,
+        "the shell should be OOM-killed: {}",
+        stderr_text(&out)
+    );
+    assert!(
+        !stdout_text(&out).contains("survived"),
+        "{}",
+        stdout_text(&out)
+    );
 }
 
 /// The shell allocates in a child shell, which is OOM-killed; `events` must notice.
@@ -97,8 +127,15 @@ fn oom_kill_is_reported_by_events() {
     let rt = Runtime::new();
     let mut bundle = Bundle::new();
     std::fs::write(bundle.rootfs().join("alloc.sh"), ALLOC_64M).expect("write alloc.sh");
-    bundle.set_args(&["/bin/sh", "-c", "sleep 1; sh /alloc.sh; echo child=$?; exec /bin/probe pause"]);
-    bundle.set("/linux/resources/memory", json!({"limit": 16 << 20, "swap": 16 << 20}));
+    bundle.set_args(&[
+        "/bin/sh",
+        "-c",
+        "sleep 1; sh /alloc.sh; echo child=$?; exec /bin/probe pause",
+    ]);
+    bundle.set(
+        "/linux/resources/memory",
+        json!({"limit": 16 << 20, "swap": 16 << 20}),
+    );
     let id = unique_id();
     rt.create_and_start(&bundle, &id);
 
@@ -107,8 +144,15 @@ fn oom_kill_is_reported_by_events() {
     stop_child(events_child);
     let printed = read_or_empty(&events_out);
     let _ = std::fs::remove_file(&events_out);
-    assert!(oom_line.is_some(), "no oom event; the last event was:\n{}", printed.lines().last().unwrap_or_default());
-    assert!(printed.lines().any(|l| l.contains("\"stats\"")), "no stats events streamed");
+    assert!(
+        oom_line.is_some(),
+        "no oom event; the last event was:\n{}",
+        printed.lines().last().unwrap_or_default()
+    );
+    assert!(
+        printed.lines().any(|l| l.contains("\"stats\"")),
+        "no stats events streamed"
+    );
     let memory = &stats(&rt, &id)["memory"];
     assert!(memory["oomKill"].as_u64() >= Some(1), "{memory}");
     // The peak reached the limit (failcnt may stay 0: the kernel charged memsw first).
@@ -162,12 +206,21 @@ fn memory_swappiness_reservation_and_oom_killer_are_what_the_kernel_reports() {
     let id = unique_id();
     let pid = rt.create_and_start(&bundle, &id);
     let dir = v1_cgroup_dir(pid, "memory");
-    assert_eq!(read_trimmed(&dir.join("memory.limit_in_bytes")), (64u64 << 20).to_string());
-    assert_eq!(read_trimmed(&dir.join("memory.soft_limit_in_bytes")), (16u64 << 20).to_string());
+    assert_eq!(
+        read_trimmed(&dir.join("memory.limit_in_bytes")),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(
+        read_trimmed(&dir.join("memory.soft_limit_in_bytes")),
+        (16u64 << 20).to_string()
+    );
     assert_eq!(read_trimmed(&dir.join("memory.swappiness")), "7");
     let oom_control = read_trimmed(&dir.join("memory.oom_control"));
     assert!(oom_control.contains("oom_kill_disable 1"), "{oom_control}");
-    assert_eq!(stats(&rt, &id)["memory"]["usage"]["limit"], json!(64u64 << 20));
+    assert_eq!(
+        stats(&rt, &id)["memory"]["usage"]["limit"],
+        json!(64u64 << 20)
+    );
     rt.delete_force_and_check(&id, &bundle);
 }
 
@@ -189,19 +242,31 @@ fn cpu_quota_limits_a_busy_loop() {
     let rt = Runtime::new();
     let mut bundle = Bundle::new();
     bundle.set_args(&["/bin/sh", "-c", "while :; do :; done"]);
-    bundle.set("/linux/resources/cpu", json!({"quota": 20000, "period": 100000, "shares": 512}));
+    bundle.set(
+        "/linux/resources/cpu",
+        json!({"quota": 20000, "period": 100000, "shares": 512}),
+    );
     let id = unique_id();
     let pid = rt.create_and_start(&bundle, &id);
     let cpu = v1_cgroup_dir(pid, "cpu");
     assert_eq!(read_trimmed(&cpu.join("cpu.shares")), "512");
-    let before = stats(&rt, &id)["cpu"]["usage"]["total"].as_u64().expect("cpu total");
+    let before = stats(&rt, &id)["cpu"]["usage"]["total"]
+        .as_u64()
+        .expect("cpu total");
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs(2));
     let data = stats(&rt, &id);
     let used = data["cpu"]["usage"]["total"].as_u64().expect("cpu total") - before;
     let share = used as f64 / started.elapsed().as_nanos() as f64;
-    assert!((0.05..0.35).contains(&share), "busy loop got {share:.2} of a CPU under a 0.2 quota");
-    assert!(data["cpu"]["throttling"]["throttledPeriods"].as_u64() > Some(0), "{}", data["cpu"]);
+    assert!(
+        (0.05..0.35).contains(&share),
+        "busy loop got {share:.2} of a CPU under a 0.2 quota"
+    );
+    assert!(
+        data["cpu"]["throttling"]["throttledPeriods"].as_u64() > Some(0),
+        "{}",
+        data["cpu"]
+    );
     rt.delete_force_and_check(&id, &bundle);
 }
 
@@ -216,7 +281,12 @@ fn cpuset_pins_the_process_to_the_cpus_given() {
     rt.assert_no_leftovers(&id, &bundle);
     assert_ok(&out, "probe read /proc/self/status");
     let status = stdout_text(&out);
-    let line = |key: &str| status.lines().find(|l| l.starts_with(key)).map(|l| l[key.len()..].trim().to_string());
+    let line = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .map(|l| l[key.len()..].trim().to_string())
+    };
     assert_eq!(line("Cpus_allowed_list:").as_deref(), Some("1"), "{status}");
     assert_eq!(line("Mems_allowed_list:").as_deref(), Some("0"), "{status}");
 }
@@ -226,7 +296,10 @@ fn realtime_settings_reach_the_cpu_controller_or_fail_clearly() {
     skip_unless_root!();
     let rt = Runtime::new();
     let mut bundle = Bundle::with_probe(&["exit", "0"]);
-    bundle.set("/linux/resources/cpu", json!({"realtimePeriod": 500000, "realtimeRuntime": 0}));
+    bundle.set(
+        "/linux/resources/cpu",
+        json!({"realtimePeriod": 500000, "realtimeRuntime": 0}),
+    );
     let id = unique_id();
     assert_ok(&rt.run(&bundle, &id, &[]), "realtime period");
     rt.assert_no_leftovers(&id, &bundle);
@@ -252,9 +325,17 @@ fn blkio_weight_takes_effect_or_is_refused_clearly() {
     rt.track(&id);
     let pid = rt.state(&id)["pid"].as_i64().expect("pid");
     let dir = v1_cgroup_dir(pid, "blkio");
-    let weight = ["blkio.weight", "blkio.bfq.weight"].iter().map(|f| dir.join(f)).find(|p| p.exists()).expect("weight file");
+    let weight = ["blkio.weight", "blkio.bfq.weight"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.exists())
+        .expect("weight file");
     let text = read_trimmed(&weight);
-    assert!(text == "300" || text.contains("default 300"), "{}: {text}", weight.display());
+    assert!(
+        text == "300" || text.contains("default 300"),
+        "{}: {text}",
+        weight.display()
+    );
     rt.delete_force_and_check(&id, &bundle);
 }
 
@@ -277,8 +358,14 @@ fn blkio_throttle_is_set_on_the_device() {
     let id = unique_id();
     let pid = rt.create_and_start(&bundle, &id);
     let dir = v1_cgroup_dir(pid, "blkio");
-    assert_eq!(read_trimmed(&dir.join("blkio.throttle.write_bps_device")), format!("{major}:{minor} 1048576"));
-    assert_eq!(read_trimmed(&dir.join("blkio.throttle.read_iops_device")), format!("{major}:{minor} 100"));
+    assert_eq!(
+        read_trimmed(&dir.join("blkio.throttle.write_bps_device")),
+        format!("{major}:{minor} 1048576")
+    );
+    assert_eq!(
+        read_trimmed(&dir.join("blkio.throttle.read_iops_device")),
+        format!("{major}:{minor} 100")
+    );
     assert!(stats(&rt, &id)["blkio"].is_object());
     rt.delete_force_and_check(&id, &bundle);
 }
@@ -290,7 +377,11 @@ fn root_disk() -> Option<(u64, u64)> {
     let (major, minor) = (libc_major(dev), libc_minor(dev));
     // A partition's parent disk: /sys/dev/block/M:m/.. is the disk when "partition" exists.
     let sys = PathBuf::from(format!("/sys/dev/block/{major}:{minor}"));
-    let disk = if sys.join("partition").exists() { std::fs::read_to_string(sys.join("../dev")).ok()? } else { format!("{major}:{minor}") };
+    let disk = if sys.join("partition").exists() {
+        std::fs::read_to_string(sys.join("../dev")).ok()?
+    } else {
+        format!("{major}:{minor}")
+    };
     let (a, b) = disk.trim().split_once(':')?;
     Some((a.parse().ok()?, b.parse().ok()?))
 }
@@ -317,19 +408,34 @@ fn hugepage_limit_is_set_where_the_hugetlb_controller_lives() {
     let enabled_before = std::fs::read_to_string(unified_root).unwrap_or_default();
     let rt = Runtime::new();
     let mut bundle = Bundle::with_probe(&["pause"]);
-    bundle.set("/linux/resources/hugepageLimits", json!([{"pageSize": "2MB", "limit": 4194304}]));
+    bundle.set(
+        "/linux/resources/hugepageLimits",
+        json!([{"pageSize": "2MB", "limit": 4194304}]),
+    );
     let id = unique_id();
     let pid = rt.create_and_start(&bundle, &id);
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
-    let file = if cgroup.lines().any(|l| l.split(':').nth(1) == Some("hugetlb")) {
+    let file = if cgroup
+        .lines()
+        .any(|l| l.split(':').nth(1) == Some("hugetlb"))
+    {
         v1_cgroup_dir(pid, "hugetlb").join("hugetlb.2MB.limit_in_bytes")
     } else {
-        let path = cgroup.lines().find_map(|l| l.strip_prefix("0::")).expect("unified line");
-        Path::new("/sys/fs/cgroup/unified").join(path.trim_start_matches('/')).join("hugetlb.2MB.max")
+        let path = cgroup
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .expect("unified line");
+        Path::new("/sys/fs/cgroup/unified")
+            .join(path.trim_start_matches('/'))
+            .join("hugetlb.2MB.max")
     };
     assert_eq!(read_trimmed(&file), "4194304", "{}", file.display());
     rt.delete_force_and_check(&id, &bundle);
-    assert_eq!(std::fs::read_to_string(unified_root).unwrap_or_default(), enabled_before, "delete must switch hugetlb off again");
+    assert_eq!(
+        std::fs::read_to_string(unified_root).unwrap_or_default(),
+        enabled_before,
+        "delete must switch hugetlb off again"
+    );
 }
 
 /// net_cls/net_prio are not mounted on this host: like runc, the setting is an error naming the controller.
@@ -353,7 +459,10 @@ fn unified_on_a_v1_host_is_refused() {
     skip_unless_root!();
     let rt = Runtime::new();
     let mut bundle = Bundle::with_probe(&["exit", "0"]);
-    bundle.set("/linux/resources/unified", json!({"memory.high": "1000000"}));
+    bundle.set(
+        "/linux/resources/unified",
+        json!({"memory.high": "1000000"}),
+    );
     let id = unique_id();
     assert_fails_with(&rt.run(&bundle, &id, &[]), &["unified", "v2"]);
     rt.assert_no_leftovers(&id, &bundle);

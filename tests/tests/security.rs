@@ -34,7 +34,11 @@ fn assert_not_mounted_on_host(path: &Path) {
 
 /// The error a failed command printed, for assertions on its wording.
 fn failure_text(out: &std::process::Output) -> String {
-    assert!(!out.status.success(), "expected a failure, got success\nstdout: {}", stdout_text(out));
+    assert!(
+        !out.status.success(),
+        "expected a failure, got success\nstdout: {}",
+        stdout_text(out)
+    );
     stderr_text(out)
 }
 
@@ -73,7 +77,11 @@ fn runtime_image_of_a_created_init_is_out_of_reach() {
     let seen: Vec<String> = stdout_text(&out).lines().map(str::to_string).collect();
     // Listing /proc/1/fd is allowed to root (it shows numbers only); following an entry
     // needs ptrace access, which a non-dumpable process refuses.
-    assert_eq!(seen, ["INIT_IS_RUNTIME", "DONE"], "B reached A's init (runtime image)");
+    assert_eq!(
+        seen,
+        ["INIT_IS_RUNTIME", "DONE"],
+        "B reached A's init (runtime image)"
+    );
 
     rt.delete_force_and_check(&a_id, &a);
     rt.assert_no_leftovers(&b_id, &b);
@@ -96,7 +104,10 @@ fn cwd_through_an_inherited_fd_never_lands_on_the_host() {
         rt.assert_no_leftovers(&id, &bundle);
         if !out.status.success() {
             let err = stderr_text(&out);
-            assert!(err.contains("process.cwd"), "fd {n}: unclear failure: {err}");
+            assert!(
+                err.contains("process.cwd"),
+                "fd {n}: unclear failure: {err}"
+            );
             continue;
         }
         let report = Report::parse(&out);
@@ -105,7 +116,11 @@ fn cwd_through_an_inherited_fd_never_lands_on_the_host() {
             cwd.starts_with('/') && !cwd.contains("unreachable"),
             "fd {n}: the program runs in a cwd outside its root: {cwd:?}"
         );
-        assert_eq!(report.fds(), [0, 1, 2], "fd {n}: extra fds reached the program");
+        assert_eq!(
+            report.fds(),
+            [0, 1, 2],
+            "fd {n}: extra fds reached the program"
+        );
     }
 }
 
@@ -132,7 +147,10 @@ fn symlinked_proc_sys_or_dev_in_the_image_is_refused() {
             );
             rt.assert_no_leftovers(&id, &bundle);
             let now = host_mount_points().iter().filter(|m| *m == "/etc").count();
-            assert_eq!(now, host_etc_mounts, "/{dir} -> {target}: a mount reached host /etc");
+            assert_eq!(
+                now, host_etc_mounts,
+                "/{dir} -> {target}: a mount reached host /etc"
+            );
         }
     }
 }
@@ -149,10 +167,23 @@ fn mount_destinations_escaping_the_rootfs_land_inside_it() {
     let mut bundle = Bundle::with_probe(&["report"]);
     let rootfs = bundle.rootfs();
     symlink(&victim_path, rootfs.join("abs")).expect("abs link");
-    symlink(format!("../../../../../../../..{victim_path}"), rootfs.join("rel")).expect("rel link");
+    symlink(
+        format!("../../../../../../../..{victim_path}"),
+        rootfs.join("rel"),
+    )
+    .expect("rel link");
     let mut expected = Vec::new();
-    for (n, dest) in ["/abs/a", "/rel/b", &format!("/../../../..{victim_path}/c")].iter().enumerate() {
-        add_mount(&mut bundle, dest, "tmpfs", &format!("corral-escape-{n}"), &["size=64k"]);
+    for (n, dest) in ["/abs/a", "/rel/b", &format!("/../../../..{victim_path}/c")]
+        .iter()
+        .enumerate()
+    {
+        add_mount(
+            &mut bundle,
+            dest,
+            "tmpfs",
+            &format!("corral-escape-{n}"),
+            &["size=64k"],
+        );
         expected.push(format!("corral-escape-{n}"));
     }
     let report = support::report(&rt, &mut bundle);
@@ -160,17 +191,35 @@ fn mount_destinations_escaping_the_rootfs_land_inside_it() {
     for (n, source) in expected.iter().enumerate() {
         let line = lines
             .iter()
-            .find(|l| l.split(" - ").nth(1).is_some_and(|t| t.split(' ').nth(1) == Some(source)))
-            .unwrap_or_else(|| panic!("mount {n} is not inside the container:\n{}", lines.join("\n")));
+            .find(|l| {
+                l.split(" - ")
+                    .nth(1)
+                    .is_some_and(|t| t.split(' ').nth(1) == Some(source))
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "mount {n} is not inside the container:\n{}",
+                    lines.join("\n")
+                )
+            });
         let point = line.split(' ').nth(4).unwrap_or("");
-        assert!(point.starts_with(&victim_path), "mount {n} at {point}, expected under {victim_path} inside the root");
+        assert!(
+            point.starts_with(&victim_path),
+            "mount {n} at {point}, expected under {victim_path} inside the root"
+        );
     }
     assert_not_mounted_on_host(victim.path());
     let canary = fs::read_to_string(victim.path().join("canary")).expect("read the canary");
     assert_eq!(canary, "host file\n");
     for name in ["a", "b", "c"] {
-        assert!(!victim.path().join(name).exists(), "a mount point was made on the host: {name}");
-        assert!(rootfs.join(&victim_path[1..]).join(name).is_dir(), "mount point {name} not made inside the rootfs");
+        assert!(
+            !victim.path().join(name).exists(),
+            "a mount point was made on the host: {name}"
+        );
+        assert!(
+            rootfs.join(&victim_path[1..]).join(name).is_dir(),
+            "mount point {name} not made inside the rootfs"
+        );
     }
 }
 
@@ -199,7 +248,10 @@ fn masking_refuses_a_fake_dev_null() {
         assert!(err.contains("/dev/null"), "{fake}: unclear error: {err}");
         rt.assert_no_leftovers(&id, &bundle);
         assert_not_mounted_on_host(host.path());
-        assert_eq!(fs::read_to_string(&canary).expect("canary"), "host secret\n");
+        assert_eq!(
+            fs::read_to_string(&canary).expect("canary"),
+            "host secret\n"
+        );
     }
 }
 
@@ -226,14 +278,25 @@ fn sysctl_write_is_not_redirected_by_a_mount_over_proc_sys() {
             .args([net.as_str(), "cat", "/proc/sys/net/ipv4/ip_forward"])
             .output()
             .expect("run nsenter");
-        assert_eq!(stdout_text(&seen).trim(), "1", "the sysctl did not reach the kernel");
+        assert_eq!(
+            stdout_text(&seen).trim(),
+            "1",
+            "the sysctl did not reach the kernel"
+        );
         rt.delete_force_and_check(&id, &bundle);
     } else {
         let err = stderr_text(&out);
-        assert!(err.contains("net.ipv4.ip_forward") && err.contains("mounted over"), "unclear error: {err}");
+        assert!(
+            err.contains("net.ipv4.ip_forward") && err.contains("mounted over"),
+            "unclear error: {err}"
+        );
         rt.assert_no_leftovers(&id, &bundle);
     }
-    assert_eq!(fs::read_to_string(&file).expect("host file"), "0\n", "the sysctl write went to the host file");
+    assert_eq!(
+        fs::read_to_string(&file).expect("host file"),
+        "0\n",
+        "the sysctl write went to the host file"
+    );
     assert_not_mounted_on_host(host.path());
 }
 
@@ -248,11 +311,19 @@ fn inheritable_caps_of_the_runtime_do_not_reach_the_container() {
         return;
     }
     let check = Command::new("capsh")
-        .args(["--inh=cap_net_raw", "--", "-c", "grep CapInh /proc/self/status"])
+        .args([
+            "--inh=cap_net_raw",
+            "--",
+            "-c",
+            "grep CapInh /proc/self/status",
+        ])
         .output()
         .expect("run capsh");
     let inh = stdout_text(&check);
-    assert!(!inh.contains("0000000000000000"), "capsh did not raise the inheritable set: {inh}");
+    assert!(
+        !inh.contains("0000000000000000"),
+        "capsh did not raise the inheritable set: {inh}"
+    );
 
     let rt = Runtime::new();
     let mut bundle = Bundle::with_probe(&["report"]);
@@ -267,7 +338,11 @@ fn inheritable_caps_of_the_runtime_do_not_reach_the_container() {
     let out = rt.output_of(cmd);
     assert_ok(&out, "run under capsh --inh=cap_net_raw");
     let report = Report::parse(&out);
-    assert_eq!(report.caps("inh"), 0, "the runtime's inheritable set reached the container");
+    assert_eq!(
+        report.caps("inh"),
+        0,
+        "the runtime's inheritable set reached the container"
+    );
     assert_eq!(report.caps("amb"), 0, "ambient capabilities appeared");
     rt.assert_no_leftovers(&id, &bundle);
 }

@@ -64,7 +64,11 @@ fn swap_until(stop: Arc<AtomicBool>, dir: &Path, link: &Path, swaps: Arc<AtomicU
 fn mounts_named(pid: i64, source: &str) -> Vec<String> {
     let text = fs::read_to_string(format!("/proc/{pid}/mountinfo")).expect("container mountinfo");
     text.lines()
-        .filter(|l| l.split(" - ").nth(1).is_some_and(|t| t.split(' ').nth(1) == Some(source)))
+        .filter(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|t| t.split(' ').nth(1) == Some(source))
+        })
         .map(|l| l.split(' ').nth(4).unwrap_or("").to_string())
         .collect()
 }
@@ -113,7 +117,11 @@ fn symlink_exchange_race_never_mounts_a_host_path() {
         let points = mounts_named(pid, &source);
         // Every mount is visible from the container's root, so none went to a host
         // path (those are detached with the old root, and would be missing here).
-        assert_eq!(points.len(), MOUNTS, "some mounts are not in the container: {points:?}");
+        assert_eq!(
+            points.len(),
+            MOUNTS,
+            "some mounts are not in the container: {points:?}"
+        );
         let inside = format!("{victim_path}/x");
         for point in &points {
             assert!(
@@ -122,16 +130,28 @@ fn symlink_exchange_race_never_mounts_a_host_path() {
             );
         }
         let redirected = points.iter().filter(|p| **p == inside).count();
-        eprintln!("cycle {cycle}: {redirected} of {MOUNTS} mounts met the symlink (kept inside the root)");
+        eprintln!(
+            "cycle {cycle}: {redirected} of {MOUNTS} mounts met the symlink (kept inside the root)"
+        );
         total += points.len();
         rt.delete_force_and_check(&id, &bundle);
     }
     assert_not_mounted(victim.path());
     let canary = fs::read_to_string(victim.path().join("x/canary")).expect("canary");
     assert_eq!(canary, "host\n");
-    assert!(total >= MOUNTS, "too few mounts were attempted under the race: {total}");
-    assert!(swaps.load(Ordering::Relaxed) > 100, "the swapper barely ran");
-    assert!(started.elapsed() < Duration::from_secs(60), "too slow: {:?}", started.elapsed());
+    assert!(
+        total >= MOUNTS,
+        "too few mounts were attempted under the race: {total}"
+    );
+    assert!(
+        swaps.load(Ordering::Relaxed) > 100,
+        "the swapper barely ran"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "too slow: {:?}",
+        started.elapsed()
+    );
 }
 
 fn assert_not_mounted(path: &Path) {

@@ -51,27 +51,61 @@ pub enum CgroupError {
     InUse { path: PathBuf, pids: Vec<i32> },
 
     #[error("linux.resources.{field}: cannot write {value:?} to {path}: {source}")]
-    SetLimit { field: &'static str, path: PathBuf, value: String, source: io::Error },
+    SetLimit {
+        field: &'static str,
+        path: PathBuf,
+        value: String,
+        source: io::Error,
+    },
 
-    #[error("linux.resources.{field}: the host has no {controller} cgroup controller; drop the setting or enable the controller")]
-    NoController { field: &'static str, controller: &'static str },
+    #[error(
+        "linux.resources.{field}: the host has no {controller} cgroup controller; drop the setting or enable the controller"
+    )]
+    NoController {
+        field: &'static str,
+        controller: &'static str,
+    },
 
     #[error("linux.resources.{field}: {path} does not exist: {hint}")]
-    MissingFile { field: &'static str, path: PathBuf, hint: &'static str },
+    MissingFile {
+        field: &'static str,
+        path: PathBuf,
+        hint: &'static str,
+    },
 
     #[error("linux.resources.{field}: {value:?} is invalid: {reason}")]
-    InvalidValue { field: &'static str, value: String, reason: &'static str },
+    InvalidValue {
+        field: &'static str,
+        value: String,
+        reason: &'static str,
+    },
 
     #[error("linux.resources.{field} is not supported on cgroup {version}: {hint}")]
-    Unsupported { field: &'static str, version: &'static str, hint: &'static str },
+    Unsupported {
+        field: &'static str,
+        version: &'static str,
+        hint: &'static str,
+    },
 
     #[error("cannot {action} cgroup {path}: {source}")]
-    Freezer { action: &'static str, path: PathBuf, source: io::Error },
+    Freezer {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
 
-    #[error("cgroup {path} did not become {wanted} within {millis} ms; its processes may be in uninterruptible sleep, try again")]
-    FreezeTimeout { path: PathBuf, wanted: &'static str, millis: u128 },
+    #[error(
+        "cgroup {path} did not become {wanted} within {millis} ms; its processes may be in uninterruptible sleep, try again"
+    )]
+    FreezeTimeout {
+        path: PathBuf,
+        wanted: &'static str,
+        millis: u128,
+    },
 
-    #[error("the container's cgroup has no freezer (no v1 freezer hierarchy and no cgroup v2 directory); mount the freezer controller")]
+    #[error(
+        "the container's cgroup has no freezer (no v1 freezer hierarchy and no cgroup v2 directory); mount the freezer controller"
+    )]
     NoFreezer,
 
     #[error("cannot read cgroup statistics from {path}: {source}")]

@@ -19,7 +19,11 @@ impl Cgroup {
         match set(dir, true, started + PATIENCE) {
             Err(CgroupError::FreezeTimeout { path, wanted, .. }) => {
                 let _ = set(dir, false, Instant::now() + PATIENCE);
-                Err(CgroupError::FreezeTimeout { path, wanted, millis: started.elapsed().as_millis() })
+                Err(CgroupError::FreezeTimeout {
+                    path,
+                    wanted,
+                    millis: started.elapsed().as_millis(),
+                })
             }
             other => other,
         }

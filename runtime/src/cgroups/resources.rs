@@ -17,7 +17,10 @@ impl Cgroup {
     pub fn apply_resources(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
         match self.mode() {
             CgroupMode::V2 => {
-                let dir = self.v2_dir().ok_or(CgroupError::NoController { field: "*", controller: "cgroup2" })?;
+                let dir = self.v2_dir().ok_or(CgroupError::NoController {
+                    field: "*",
+                    controller: "cgroup2",
+                })?;
                 v2::apply(dir, resources)
             }
             CgroupMode::V1 | CgroupMode::Hybrid => {
@@ -36,16 +39,31 @@ impl Cgroup {
 
 /// Write `value` to `dir`'s control file `file`, for the config field `field`. A missing file gets
 /// `hint` (which says which kernel feature or controller provides it).
-pub(crate) fn write(dir: &CgroupDir, field: &'static str, file: &str, value: &str, hint: &'static str) -> Result<(), CgroupError> {
+pub(crate) fn write(
+    dir: &CgroupDir,
+    field: &'static str,
+    file: &str,
+    value: &str,
+    hint: &'static str,
+) -> Result<(), CgroupError> {
     let path = dir.file(file);
     write_control(&path, value).map_err(|source| match source.kind() {
         ErrorKind::NotFound => CgroupError::MissingFile { field, path, hint },
-        _ => CgroupError::SetLimit { field, path, value: value.to_string(), source },
+        _ => CgroupError::SetLimit {
+            field,
+            path,
+            value: value.to_string(),
+            source,
+        },
     })
 }
 
 /// The directory of a required controller, or a clear error naming it.
-pub(crate) fn need<'a>(dir: Option<&'a CgroupDir>, field: &'static str, controller: &'static str) -> Result<&'a CgroupDir, CgroupError> {
+pub(crate) fn need<'a>(
+    dir: Option<&'a CgroupDir>,
+    field: &'static str,
+    controller: &'static str,
+) -> Result<&'a CgroupDir, CgroupError> {
     dir.ok_or(CgroupError::NoController { field, controller })
 }
 
@@ -55,7 +73,11 @@ pub(crate) fn nonzero<T: Default + PartialEq>(value: Option<T>) -> Option<T> {
 }
 
 /// "maj:min" of a device entry; negative numbers are refused.
-pub(crate) fn device_key(field: &'static str, major: i64, minor: i64) -> Result<String, CgroupError> {
+pub(crate) fn device_key(
+    field: &'static str,
+    major: i64,
+    minor: i64,
+) -> Result<String, CgroupError> {
     if major < 0 || minor < 0 {
         return Err(CgroupError::InvalidValue {
             field,
@@ -70,7 +92,10 @@ pub(crate) fn device_key(field: &'static str, major: i64, minor: i64) -> Result<
 pub(crate) fn page_size(text: &str) -> Result<&str, CgroupError> {
     let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &text[digits.len()..];
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || !matches!(unit, "KB" | "MB" | "GB") {
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || !matches!(unit, "KB" | "MB" | "GB")
+    {
         return Err(CgroupError::InvalidValue {
             field: "hugepageLimits.pageSize",
             value: text.to_string(),

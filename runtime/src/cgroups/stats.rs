@@ -25,15 +25,23 @@ impl Cgroup {
     /// How many processes the kernel's OOM killer has killed in this cgroup; None without memory accounting.
     pub fn oom_kills(&self) -> Option<u64> {
         if self.mode() == CgroupMode::V2 {
-            return keyed(&self.v2_dir()?.file("memory.events")).get("oom_kill").copied();
+            return keyed(&self.v2_dir()?.file("memory.events"))
+                .get("oom_kill")
+                .copied();
         }
-        keyed(&self.v1_dir("memory")?.file("memory.oom_control")).get("oom_kill").copied()
+        keyed(&self.v1_dir("memory")?.file("memory.oom_control"))
+            .get("oom_kill")
+            .copied()
     }
 }
 
 /// A file holding one number; 0 when missing or not a number ("max" included).
 pub(crate) fn number(path: &Path) -> u64 {
-    read_control(path).ok().flatten().and_then(|t| t.parse().ok()).unwrap_or(0)
+    read_control(path)
+        .ok()
+        .flatten()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A flat keyed file ("key value" per line: memory.stat, cpu.stat, memory.events ...).

@@ -23,7 +23,12 @@ pub fn stats_event(root: &Path, id: &str) -> crate::Result<Value> {
 
 /// Stream events to `emit` until the container stops: stats every `interval`, and an
 /// `{"type":"oom","id":..}` event whenever the OOM-kill counter grows.
-pub fn stream(root: &Path, id: &str, interval: Duration, mut emit: impl FnMut(&Value)) -> crate::Result<()> {
+pub fn stream(
+    root: &Path,
+    id: &str,
+    interval: Duration,
+    mut emit: impl FnMut(&Value),
+) -> crate::Result<()> {
     let (dir, saved) = open(root, id)?;
     let mut ooms = saved.cgroup.oom_kills().unwrap_or(0);
     let mut next_stats = Instant::now();
@@ -61,7 +66,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let value: f64 = rest[..number_len].parse().ok()?;
         rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let seconds = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -74,7 +81,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         total += value * seconds;
         rest = &rest[unit_len..];
     }
-    Duration::try_from_secs_f64(total).ok().filter(|d| !d.is_zero())
+    Duration::try_from_secs_f64(total)
+        .ok()
+        .filter(|d| !d.is_zero())
 }
 
 #[cfg(test)]

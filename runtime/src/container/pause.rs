@@ -11,7 +11,12 @@ pub fn pause(root: &Path, id: &str) -> crate::Result<()> {
     let _lock = dir.lock()?;
     let status = dir.status(&saved);
     if !matches!(status, Status::Running | Status::Created) {
-        return Err(LifecycleError::WrongState { id: id.to_string(), status, what: "only a running or created container can be paused" }.into());
+        return Err(LifecycleError::WrongState {
+            id: id.to_string(),
+            status,
+            what: "only a running or created container can be paused",
+        }
+        .into());
     }
     saved.cgroup.freeze()?;
     Ok(())
@@ -23,7 +28,12 @@ pub fn resume(root: &Path, id: &str) -> crate::Result<()> {
     let _lock = dir.lock()?;
     let status = dir.status(&saved);
     if status != Status::Paused {
-        return Err(LifecycleError::WrongState { id: id.to_string(), status, what: "only a paused container can be resumed" }.into());
+        return Err(LifecycleError::WrongState {
+            id: id.to_string(),
+            status,
+            what: "only a paused container can be resumed",
+        }
+        .into());
     }
     saved.cgroup.thaw()?;
     Ok(())

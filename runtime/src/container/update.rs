@@ -14,7 +14,12 @@ pub fn update(root: &Path, id: &str, resources: &LinuxResources) -> crate::Resul
     let _lock = dir.lock()?;
     let status = dir.status(&saved);
     if status == Status::Stopped {
-        return Err(LifecycleError::WrongState { id: id.to_string(), status, what: "a stopped container's limits cannot change" }.into());
+        return Err(LifecycleError::WrongState {
+            id: id.to_string(),
+            status,
+            what: "a stopped container's limits cannot change",
+        }
+        .into());
     }
     saved.cgroup.apply_resources(resources)?;
     Ok(())

@@ -97,12 +97,18 @@ pub fn open_mounted_proc(path: &Path) -> Result<OwnedFd, ProcError> {
 /// root `proc`, never leaving that mount: a path with something mounted over part of it
 /// is refused. Symlinks inside the procfs ("self") are followed, magic links are not.
 pub fn open_under(proc: BorrowedFd<'_>, rel: &Path, flags: OFlag) -> Result<OwnedFd, ProcError> {
+    open_beneath(proc, rel, flags | OFlag::O_NOCTTY, ResolveFlag::empty())
+        .map_err(|e| refusal(rel, e))
+}
+
+/// What a failed [`open_under`] means: a crossed mount and a missing openat2 are
+/// refusals with their own explanation, anything else is the open's own error.
+fn refusal(rel: &Path, source: io::Error) -> ProcError {
     let path = rel.to_path_buf();
-    match open_beneath(proc, rel, flags | OFlag::O_NOCTTY, ResolveFlag::empty()) {
-        Ok(fd) => Ok(fd),
-        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => Err(ProcError::Covered { path }),
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Err(ProcError::NoOpenat2 { path }),
-        Err(source) => Err(ProcError::Open { path, source }),
+    match source.raw_os_error() {
+        Some(libc::EXDEV) => ProcError::Covered { path },
+        Some(libc::ENOSYS) => ProcError::NoOpenat2 { path },
+        _ => ProcError::Open { path, source },
     }
 }
 
@@ -193,6 +199,27 @@ mod tests {
             Err(ProcError::NotProc { .. }) => {}
             other => panic!("{dir:?} accepted as procfs: {other:?}"),
         }
+    }
+
+    /// Without openat2 (ENOSYS) nothing can tell a mount over the path apart, so the
+    /// write is refused with a message that says so.
+    #[test]
+    fn missing_openat2_is_a_clear_refusal() {
+        let err = refusal(
+            Path::new("sys/net/ipv4/ip_forward"),
+            io::Error::from_raw_os_error(libc::ENOSYS),
+        );
+        assert!(matches!(err, ProcError::NoOpenat2 { .. }));
+        assert!(err.to_string().contains("lacks openat2"), "{err}");
+        let err: io::Error = refusal(
+            Path::new("sys/x"),
+            io::Error::from_raw_os_error(libc::EXDEV),
+        )
+        .into();
+        assert!(
+            is_covered(&err) && err.to_string().contains("mounted over"),
+            "{err}"
+        );
     }
 
     /// A path that crosses into another mount is refused, whatever the root: from the

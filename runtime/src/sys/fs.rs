@@ -546,7 +546,13 @@ mod tests {
             };
             let fd = open("/a/b/../b/file").unwrap();
             assert_eq!(ino(&fd), host_ino(&root_path.join("a/b/file")));
-            for linked in ["/link_abs", "/link_abs/b", "/a/link_rel/file", "/escape", "/magic/etc"] {
+            for linked in [
+                "/link_abs",
+                "/link_abs/b",
+                "/a/link_rel/file",
+                "/escape",
+                "/magic/etc",
+            ] {
                 let errno = open(linked).err().and_then(|e| e.raw_os_error());
                 assert_eq!(errno, Some(libc::ELOOP), "{linked} fallback={fallback}");
             }
@@ -565,10 +571,34 @@ mod tests {
         let errno = |r: io::Result<OwnedFd>| r.err().and_then(|e| e.raw_os_error());
         let none = ResolveFlag::empty();
         assert!(open_beneath(root.as_fd(), Path::new("a/b/file"), OFlag::O_RDONLY, none).is_ok());
-        assert_eq!(errno(open_beneath(root.as_fd(), Path::new("../outside"), OFlag::O_PATH, none)), Some(libc::EXDEV));
-        assert_eq!(errno(open_beneath(root.as_fd(), Path::new("link_abs"), OFlag::O_PATH, none)), Some(libc::EXDEV));
+        assert_eq!(
+            errno(open_beneath(
+                root.as_fd(),
+                Path::new("../outside"),
+                OFlag::O_PATH,
+                none
+            )),
+            Some(libc::EXDEV)
+        );
+        assert_eq!(
+            errno(open_beneath(
+                root.as_fd(),
+                Path::new("link_abs"),
+                OFlag::O_PATH,
+                none
+            )),
+            Some(libc::EXDEV)
+        );
         let host_root = open_host(Path::new("/"), OFlag::O_DIRECTORY).unwrap();
-        assert_eq!(errno(open_beneath(host_root.as_fd(), Path::new("proc/version"), OFlag::O_RDONLY, none)), Some(libc::EXDEV));
+        assert_eq!(
+            errno(open_beneath(
+                host_root.as_fd(),
+                Path::new("proc/version"),
+                OFlag::O_RDONLY,
+                none
+            )),
+            Some(libc::EXDEV)
+        );
     }
 
     #[test]

@@ -131,14 +131,3 @@ pub fn apply(cgroup: &Cgroup, linux: Option<&Linux>) -> Result<(), DeviceError> 
         None => Err(DeviceError::NoController),
     }
 }
-
-/// Bridge until crate::Error has its own variant for DeviceError (error.rs is not this
-/// module's to edit): every device error surfaces as a config/cgroup error with its full text.
-impl From<DeviceError> for crate::Error {
-    fn from(err: DeviceError) -> crate::Error {
-        crate::Error::Spec(crate::spec::SpecError::Invalid {
-            field: "linux.resources.devices".to_string(),
-            msg: err.to_string(),
-        })
-    }
-}

@@ -40,10 +40,22 @@ pub(super) fn apply(dir: Option<&CgroupDir>, cpu: &LinuxCpu) -> Result<(), Cgrou
     let dir = need(dir, "cpu.cpus", "cpuset")?;
     let host_dir = dir.host_dir();
     if let Some(cpus) = cpus {
-        write(dir, "cpu.cpus", &control_name(&host_dir, "cpus"), cpus, "the cpuset controller is not usable here")?;
+        write(
+            dir,
+            "cpu.cpus",
+            &control_name(&host_dir, "cpus"),
+            cpus,
+            "the cpuset controller is not usable here",
+        )?;
     }
     if let Some(mems) = mems {
-        write(dir, "cpu.mems", &control_name(&host_dir, "mems"), mems, "the cpuset controller is not usable here")?;
+        write(
+            dir,
+            "cpu.mems",
+            &control_name(&host_dir, "mems"),
+            mems,
+            "the cpuset controller is not usable here",
+        )?;
     }
     Ok(())
 }

@@ -12,14 +12,22 @@ const STATE: &str = "freezer.state";
 pub(crate) fn set(dir: &CgroupDir, frozen: bool, deadline: Instant) -> Result<(), CgroupError> {
     let wanted = if frozen { "FROZEN" } else { "THAWED" };
     let path = dir.file(STATE);
-    let fail = |source| CgroupError::Freezer { action: if frozen { "freeze" } else { "thaw" }, path: path.clone(), source };
+    let fail = |source| CgroupError::Freezer {
+        action: if frozen { "freeze" } else { "thaw" },
+        path: path.clone(),
+        source,
+    };
     loop {
         write_control(&path, wanted).map_err(fail)?;
         if read_control(&path).map_err(fail)?.as_deref() == Some(wanted) {
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(CgroupError::FreezeTimeout { path, wanted, millis: 0 });
+            return Err(CgroupError::FreezeTimeout {
+                path,
+                wanted,
+                millis: 0,
+            });
         }
         std::thread::sleep(super::super::freezer::RETRY);
     }

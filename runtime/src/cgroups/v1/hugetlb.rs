@@ -12,12 +12,24 @@ pub(super) fn apply(cgroup: &Cgroup, limits: &[LinuxHugepageLimit]) -> Result<()
     if let Some(dir) = cgroup.v1_dir("hugetlb") {
         for limit in limits {
             let file = format!("hugetlb.{}.limit_in_bytes", page_size(limit.page_size())?);
-            write(dir, "hugepageLimits", &file, &limit.limit().to_string(), NO_SIZE)?;
+            write(
+                dir,
+                "hugepageLimits",
+                &file,
+                &limit.limit().to_string(),
+                NO_SIZE,
+            )?;
         }
         return Ok(());
     }
-    let Some(unified) = cgroup.v2_dir().filter(|d| crate::cgroups::v2::offers(d, "hugetlb")) else {
-        return Err(CgroupError::NoController { field: "hugepageLimits", controller: "hugetlb" });
+    let Some(unified) = cgroup
+        .v2_dir()
+        .filter(|d| crate::cgroups::v2::offers(d, "hugetlb"))
+    else {
+        return Err(CgroupError::NoController {
+            field: "hugepageLimits",
+            controller: "hugetlb",
+        });
     };
     crate::cgroups::v2::enable_for(unified, &["hugetlb"]);
     crate::cgroups::v2::set_hugetlb(unified, limits)

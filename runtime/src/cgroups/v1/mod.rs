@@ -32,7 +32,10 @@ pub(crate) fn apply(cgroup: &Cgroup, r: &LinuxResources) -> Result<(), CgroupErr
         cpuset::apply(cgroup.v1_dir("cpuset"), cpu)?;
     }
     if let Some(pids) = r.pids() {
-        set_pids_limit(need(cgroup.v1_dir("pids"), "pids.limit", "pids")?, pids.limit())?;
+        set_pids_limit(
+            need(cgroup.v1_dir("pids"), "pids.limit", "pids")?,
+            pids.limit(),
+        )?;
     }
     if let Some(block_io) = r.block_io() {
         blkio::apply(cgroup.v1_dir("blkio"), block_io)?;
@@ -53,5 +56,11 @@ pub(crate) fn set_pids_limit(dir: &CgroupDir, limit: i64) -> Result<(), CgroupEr
         l if l > 0 => l.to_string(),
         _ => "max".to_string(),
     };
-    super::resources::write(dir, "pids.limit", "pids.max", &value, "the kernel lacks the pids controller")
+    super::resources::write(
+        dir,
+        "pids.limit",
+        "pids.max",
+        &value,
+        "the kernel lacks the pids controller",
+    )
 }

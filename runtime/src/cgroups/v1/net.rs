@@ -8,7 +8,13 @@ use crate::cgroups::{Cgroup, CgroupError};
 pub(super) fn apply(cgroup: &Cgroup, net: &LinuxNetwork) -> Result<(), CgroupError> {
     if let Some(class_id) = net.class_id() {
         let dir = need(cgroup.v1_dir("net_cls"), "network.classID", "net_cls")?;
-        write(dir, "network.classID", "net_cls.classid", &class_id.to_string(), "the net_cls controller is not usable here")?;
+        write(
+            dir,
+            "network.classID",
+            "net_cls.classid",
+            &class_id.to_string(),
+            "the net_cls controller is not usable here",
+        )?;
     }
     let priorities = net.priorities().as_deref().unwrap_or_default();
     if priorities.is_empty() {
@@ -23,7 +29,13 @@ pub(super) fn apply(cgroup: &Cgroup, net: &LinuxNetwork) -> Result<(), CgroupErr
                 reason: "an interface name cannot be empty or contain spaces",
             });
         }
-        write(dir, "network.priorities", "net_prio.ifpriomap", &format!("{} {}", p.name(), p.priority()), "the net_prio controller is not usable here")?;
+        write(
+            dir,
+            "network.priorities",
+            "net_prio.ifpriomap",
+            &format!("{} {}", p.name(), p.priority()),
+            "the net_prio controller is not usable here",
+        )?;
     }
     Ok(())
 }

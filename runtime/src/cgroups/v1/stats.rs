@@ -10,10 +10,22 @@ const NANOS_PER_TICK: u64 = 10_000_000;
 
 pub(crate) fn collect(cgroup: &Cgroup) -> Result<Value, CgroupError> {
     let mut data = Map::new();
-    data.insert("cpu".into(), cpu(cgroup.v1_dir("cpuacct"), cgroup.v1_dir("cpu")));
-    data.insert("memory".into(), cgroup.v1_dir("memory").map_or_else(|| json!({}), memory));
-    data.insert("pids".into(), cgroup.v1_dir("pids").map_or_else(|| json!({}), pids));
-    data.insert("blkio".into(), cgroup.v1_dir("blkio").map_or_else(|| json!({}), blkio));
+    data.insert(
+        "cpu".into(),
+        cpu(cgroup.v1_dir("cpuacct"), cgroup.v1_dir("cpu")),
+    );
+    data.insert(
+        "memory".into(),
+        cgroup.v1_dir("memory").map_or_else(|| json!({}), memory),
+    );
+    data.insert(
+        "pids".into(),
+        cgroup.v1_dir("pids").map_or_else(|| json!({}), pids),
+    );
+    data.insert(
+        "blkio".into(),
+        cgroup.v1_dir("blkio").map_or_else(|| json!({}), blkio),
+    );
     Ok(Value::Object(data))
 }
 
@@ -39,7 +51,12 @@ fn cpu(cpuacct: Option<&CgroupDir>, cpu: Option<&CgroupDir>) -> Value {
 fn memory(d: &CgroupDir) -> Value {
     let entry = |prefix: &str| {
         let f = |name: &str| number(&d.file(&format!("{prefix}.{name}")));
-        memory_entry(f("limit_in_bytes"), f("usage_in_bytes"), f("max_usage_in_bytes"), f("failcnt"))
+        memory_entry(
+            f("limit_in_bytes"),
+            f("usage_in_bytes"),
+            f("max_usage_in_bytes"),
+            f("failcnt"),
+        )
     };
     let raw = keyed(&d.file("memory.stat"));
     let oom = keyed(&d.file("memory.oom_control"));
@@ -79,7 +96,12 @@ pub(crate) fn parse_blkio_line(line: &str) -> Option<Value> {
     if op == "Total" {
         return None;
     }
-    Some(blkio_entry(major.parse().ok()?, minor.parse().ok()?, op, value.parse().ok()?))
+    Some(blkio_entry(
+        major.parse().ok()?,
+        minor.parse().ok()?,
+        op,
+        value.parse().ok()?,
+    ))
 }
 
 #[cfg(test)]

@@ -15,7 +15,12 @@ pub(super) fn apply(dir: &CgroupDir, cpu: &LinuxCpu) -> Result<(), CgroupError> 
         });
     }
     if let Some(shares) = nonzero(cpu.shares()) {
-        write(dir, "cpu.shares", "cpu.weight", &shares_to_weight(shares).to_string())?;
+        write(
+            dir,
+            "cpu.shares",
+            "cpu.weight",
+            &shares_to_weight(shares).to_string(),
+        )?;
     }
     if let Some(max) = cpu_max(nonzero(cpu.quota()), nonzero(cpu.period())) {
         write(dir, "cpu.quota", "cpu.max", &max)?;
@@ -67,7 +72,10 @@ mod tests {
 
     #[test]
     fn max_text() {
-        assert_eq!(cpu_max(Some(50_000), Some(100_000)).as_deref(), Some("50000 100000"));
+        assert_eq!(
+            cpu_max(Some(50_000), Some(100_000)).as_deref(),
+            Some("50000 100000")
+        );
         assert_eq!(cpu_max(Some(-1), None).as_deref(), Some("max"));
         assert_eq!(cpu_max(None, Some(200_000)).as_deref(), Some("max 200000"));
         assert_eq!(cpu_max(None, None), None);

@@ -12,17 +12,34 @@ const EVENTS: &str = "cgroup.events";
 pub(crate) fn set(dir: &CgroupDir, frozen: bool, deadline: Instant) -> Result<(), CgroupError> {
     let action = if frozen { "freeze" } else { "thaw" };
     let path = dir.file(FREEZE);
-    write_control(&path, if frozen { "1" } else { "0" }).map_err(|source| CgroupError::Freezer { action, path: path.clone(), source })?;
+    write_control(&path, if frozen { "1" } else { "0" }).map_err(|source| {
+        CgroupError::Freezer {
+            action,
+            path: path.clone(),
+            source,
+        }
+    })?;
     let events = dir.file(EVENTS);
     let wanted = if frozen { "1" } else { "0" };
     loop {
-        let text = read_control(&events).map_err(|source| CgroupError::Freezer { action, path: events.clone(), source })?;
+        let text = read_control(&events).map_err(|source| CgroupError::Freezer {
+            action,
+            path: events.clone(),
+            source,
+        })?;
         // A kernel without cgroup.events "frozen" (before 5.2) has no v2 freezer at all; the write above failed then.
-        if text.as_deref().is_some_and(|t| frozen_value(t) == Some(wanted)) {
+        if text
+            .as_deref()
+            .is_some_and(|t| frozen_value(t) == Some(wanted))
+        {
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(CgroupError::FreezeTimeout { path: events, wanted: if frozen { "frozen" } else { "thawed" }, millis: 0 });
+            return Err(CgroupError::FreezeTimeout {
+                path: events,
+                wanted: if frozen { "frozen" } else { "thawed" },
+                millis: 0,
+            });
         }
         std::thread::sleep(super::super::freezer::RETRY);
     }
@@ -35,7 +52,10 @@ pub(crate) fn is_frozen(dir: &CgroupDir) -> bool {
 
 /// The value of the "frozen" line of cgroup.events text.
 pub(crate) fn frozen_value(events: &str) -> Option<&str> {
-    events.lines().find_map(|l| l.strip_prefix("frozen ")).map(str::trim)
+    events
+        .lines()
+        .find_map(|l| l.strip_prefix("frozen "))
+        .map(str::trim)
 }
 
 #[cfg(test)]

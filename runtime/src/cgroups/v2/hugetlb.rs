@@ -6,12 +6,19 @@ use super::max_or;
 use crate::cgroups::resources::{page_size, write};
 use crate::cgroups::{CgroupDir, CgroupError};
 
-const MISSING: &str = "no huge pages of this size, or the hugetlb controller is not enabled for this cgroup";
+const MISSING: &str =
+    "no huge pages of this size, or the hugetlb controller is not enabled for this cgroup";
 
 pub(crate) fn apply(dir: &CgroupDir, limits: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
     for limit in limits {
         let file = format!("hugetlb.{}.max", page_size(limit.page_size())?);
-        write(dir, "hugepageLimits", &file, &max_or(limit.limit()), MISSING)?;
+        write(
+            dir,
+            "hugepageLimits",
+            &file,
+            &max_or(limit.limit()),
+            MISSING,
+        )?;
     }
     Ok(())
 }

@@ -23,22 +23,36 @@ pub(super) fn apply(dir: &CgroupDir, m: &LinuxMemory) -> Result<(), CgroupError>
         write(dir, "memory.limit", "memory.max", &max_or(limit))?;
     }
     if let Some(reservation) = nonzero(m.reservation()) {
-        write(dir, "memory.reservation", "memory.low", &max_or(reservation))?;
+        write(
+            dir,
+            "memory.reservation",
+            "memory.low",
+            &max_or(reservation),
+        )?;
     }
     // swappiness, disableOOMKiller and the kernel limits have no v2 file; ignored as runc does.
     Ok(())
 }
 
 /// The memory.swap.max value for OCI (limit, swap): None = leave unchanged, -1 = max.
-pub(crate) fn swap_value(limit: Option<i64>, swap: Option<i64>) -> Result<Option<i64>, CgroupError> {
-    let invalid = |reason| CgroupError::InvalidValue { field: "memory.swap", value: format!("{swap:?}"), reason };
+pub(crate) fn swap_value(
+    limit: Option<i64>,
+    swap: Option<i64>,
+) -> Result<Option<i64>, CgroupError> {
+    let invalid = |reason| CgroupError::InvalidValue {
+        field: "memory.swap",
+        value: format!("{swap:?}"),
+        reason,
+    };
     match (limit, swap.filter(|s| *s != 0)) {
         // Unlimited memory with no word on swap: unlimited swap too (the v1 behaviour).
         (Some(-1), None) => Ok(Some(-1)),
         (_, None) => Ok(None),
         (_, Some(-1)) => Ok(Some(-1)),
         (None | Some(-1), Some(_)) => Err(invalid("a swap limit needs a memory limit")),
-        (Some(l), Some(s)) if s < l => Err(invalid("memory+swap must be at least the memory limit")),
+        (Some(l), Some(s)) if s < l => {
+            Err(invalid("memory+swap must be at least the memory limit"))
+        }
         (Some(l), Some(s)) => Ok(Some(s - l)),
     }
 }

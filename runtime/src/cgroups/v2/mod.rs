@@ -48,7 +48,10 @@ pub(crate) fn apply(dir: &CgroupDir, r: &LinuxResources) -> Result<(), CgroupErr
 /// true when the unified hierarchy has `controller` at all (its root's cgroup.controllers; on a
 /// hybrid host, the controllers no v1 hierarchy claimed).
 pub(crate) fn offers(dir: &CgroupDir, controller: &str) -> bool {
-    read_control(&dir.mount_point.join(CONTROLLERS)).ok().flatten().is_some_and(|c| c.split_whitespace().any(|x| x == controller))
+    read_control(&dir.mount_point.join(CONTROLLERS))
+        .ok()
+        .flatten()
+        .is_some_and(|c| c.split_whitespace().any(|x| x == controller))
 }
 
 /// Enable just `controllers` from the mount root down to `dir`'s parent (used on hybrid hosts, where
@@ -67,7 +70,10 @@ pub(crate) fn enable_for(dir: &CgroupDir, controllers: &[&str]) {
 /// a controller back only when the unified hierarchy no longer uses it.)
 pub(crate) fn release_unused(dir: &CgroupDir, controller: &str) {
     for ancestor in ancestors(dir).iter().rev().filter(|a| a.is_dir()) {
-        let enabled = read_control(&ancestor.join(SUBTREE_CONTROL)).ok().flatten().unwrap_or_default();
+        let enabled = read_control(&ancestor.join(SUBTREE_CONTROL))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         if !enabled.split_whitespace().any(|c| c == controller) {
             continue;
         }
@@ -81,30 +87,54 @@ pub(crate) fn release_unused(dir: &CgroupDir, controller: &str) {
 /// true when a child cgroup of `dir` enables `controller` for its own children, or has one of
 /// its limits set (a "<controller>.*.max" file other than "max").
 fn children_use(dir: &Path, controller: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else { return true };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return true;
+    };
     let prefix = format!("{controller}.");
-    entries.filter_map(Result::ok).filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).any(|child| {
-        let child = child.path();
-        let passes_on = read_control(&child.join(SUBTREE_CONTROL)).ok().flatten().unwrap_or_default().split_whitespace().any(|c| c == controller);
-        passes_on || has_limit(&child, &prefix)
-    })
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .any(|child| {
+            let child = child.path();
+            let passes_on = read_control(&child.join(SUBTREE_CONTROL))
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .split_whitespace()
+                .any(|c| c == controller);
+            passes_on || has_limit(&child, &prefix)
+        })
 }
 
 fn has_limit(dir: &Path, prefix: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
     entries.filter_map(Result::ok).any(|e| {
         let name = e.file_name().to_string_lossy().into_owned();
         name.starts_with(prefix)
             && name.ends_with(".max")
-            && read_control(&e.path()).ok().flatten().is_some_and(|v| v != "max")
+            && read_control(&e.path())
+                .ok()
+                .flatten()
+                .is_some_and(|v| !is_unlimited(&v))
     })
+}
+
+/// "max", or the huge number hugetlb prints for "no limit" (its page counter's maximum).
+fn is_unlimited(value: &str) -> bool {
+    value == "max" || value.parse::<u64>().is_ok_and(|v| v >= 1 << 62)
 }
 
 /// The mount point and every directory below it down to (not including) `dir`'s leaf.
 fn ancestors(dir: &CgroupDir) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut current = dir.mount_point.clone();
-    for part in dir.path.components().filter(|c| matches!(c, Component::Normal(_))) {
+    for part in dir
+        .path
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+    {
         out.push(current.clone());
         current.push(part);
     }
@@ -113,11 +143,20 @@ fn ancestors(dir: &CgroupDir) -> Vec<std::path::PathBuf> {
 
 /// "max" for negative values (no limit), the number otherwise.
 pub(crate) fn max_or(value: i64) -> String {
-    if value < 0 { "max".to_string() } else { value.to_string() }
+    if value < 0 {
+        "max".to_string()
+    } else {
+        value.to_string()
+    }
 }
 
 /// Write a v2 control file; a missing one means the controller is not enabled for this cgroup.
-pub(crate) fn write(dir: &CgroupDir, field: &'static str, file: &str, value: &str) -> Result<(), CgroupError> {
+pub(crate) fn write(
+    dir: &CgroupDir,
+    field: &'static str,
+    file: &str,
+    value: &str,
+) -> Result<(), CgroupError> {
     super::resources::write(dir, field, file, value, NOT_ENABLED)
 }
 

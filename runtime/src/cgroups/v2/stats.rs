@@ -7,7 +7,10 @@ use crate::cgroups::{CgroupDir, CgroupError};
 
 pub(crate) fn collect(d: &CgroupDir) -> Result<Value, CgroupError> {
     if !d.host_dir().is_dir() {
-        return Err(CgroupError::ReadStats { path: d.host_dir(), source: std::io::ErrorKind::NotFound.into() });
+        return Err(CgroupError::ReadStats {
+            path: d.host_dir(),
+            source: std::io::ErrorKind::NotFound.into(),
+        });
     }
     Ok(json!({"cpu": cpu(d), "memory": memory(d), "pids": pids(d), "blkio": io(d)}))
 }
@@ -54,8 +57,12 @@ pub(crate) fn parse_io_stat(text: &str) -> (Vec<Value>, Vec<Value>) {
     let (mut bytes, mut ios) = (Vec::new(), Vec::new());
     for line in text.lines() {
         let mut parts = line.split_whitespace();
-        let Some((major, minor)) = parts.next().and_then(|d| d.split_once(':')) else { continue };
-        let (Ok(major), Ok(minor)) = (major.parse(), minor.parse()) else { continue };
+        let Some((major, minor)) = parts.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (major.parse(), minor.parse()) else {
+            continue;
+        };
         for (key, value) in parts.filter_map(|kv| kv.split_once('=')) {
             let Ok(value) = value.parse() else { continue };
             match key {
@@ -76,7 +83,8 @@ mod tests {
 
     #[test]
     fn io_stat() {
-        let (bytes, ios) = parse_io_stat("254:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n");
+        let (bytes, ios) =
+            parse_io_stat("254:0 rbytes=4096 wbytes=0 rios=1 wios=0 dbytes=0 dios=0\n");
         assert_eq!(bytes.len(), 2);
         assert_eq!(bytes[0]["value"], 4096);
         assert_eq!(ios[0]["op"], "Read");

@@ -11,8 +11,20 @@ use serde_json::json;
 use crate::cgroups::{Cgroup, CgroupDir, HierarchyKind};
 
 const FILES: [&str; 14] = [
-    "cgroup.controllers", "cgroup.subtree_control", "cgroup.freeze", "cgroup.events", "memory.max", "memory.low",
-    "memory.swap.max", "cpu.weight", "cpu.max", "cpuset.cpus", "io.max", "io.weight", "pids.max", "hugetlb.2MB.max",
+    "cgroup.controllers",
+    "cgroup.subtree_control",
+    "cgroup.freeze",
+    "cgroup.events",
+    "memory.max",
+    "memory.low",
+    "memory.swap.max",
+    "cpu.weight",
+    "cpu.max",
+    "cpuset.cpus",
+    "io.max",
+    "io.weight",
+    "pids.max",
+    "hugetlb.2MB.max",
 ];
 
 struct FakeV2 {
@@ -27,15 +39,33 @@ impl Drop for FakeV2 {
 }
 
 fn fake_v2() -> FakeV2 {
-    let base = std::env::temp_dir().join(format!("corral-v2fake-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let base = std::env::temp_dir().join(format!(
+        "corral-v2fake-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let leaf = base.join("corral/c1");
     fs::create_dir_all(&leaf).expect("mkdir");
     for f in FILES {
         fs::write(leaf.join(f), "").expect("create control file");
     }
-    fs::write(base.join("cgroup.controllers"), "cpuset cpu io memory hugetlb pids").expect("controllers");
-    let dir = CgroupDir { kind: HierarchyKind::V2, mount_point: base.clone(), path: PathBuf::from("/corral/c1") };
-    FakeV2 { base, cgroup: Cgroup { dirs: vec![dir], created: Vec::new() } }
+    fs::write(
+        base.join("cgroup.controllers"),
+        "cpuset cpu io memory hugetlb pids",
+    )
+    .expect("controllers");
+    let dir = CgroupDir {
+        kind: HierarchyKind::V2,
+        mount_point: base.clone(),
+        path: PathBuf::from("/corral/c1"),
+    };
+    FakeV2 {
+        base,
+        cgroup: Cgroup {
+            dirs: vec![dir],
+            created: Vec::new(),
+        },
+    }
 }
 
 fn read(leaf: &Path, file: &str) -> String {
@@ -76,14 +106,31 @@ fn pure_v2_resources_are_converted_and_written() {
 fn pure_v2_refuses_realtime_and_bad_unified_keys_and_reports_missing_controllers() {
     let fake = fake_v2();
     let rt = resources(json!({"cpu": {"realtimeRuntime": 1000}}));
-    assert!(fake.cgroup.apply_resources(&rt).expect_err("rt").to_string().contains("v2"));
+    assert!(
+        fake.cgroup
+            .apply_resources(&rt)
+            .expect_err("rt")
+            .to_string()
+            .contains("v2")
+    );
     let bad = resources(json!({"unified": {"../memory.max": "1"}}));
     assert!(fake.cgroup.apply_resources(&bad).is_err());
     let missing = resources(json!({"unified": {"rdma.max": "mlx4_0 hca_handle=2"}}));
-    let err = fake.cgroup.apply_resources(&missing).expect_err("missing file").to_string();
-    assert!(err.contains("rdma.max") && err.contains("not enabled"), "{err}");
+    let err = fake
+        .cgroup
+        .apply_resources(&missing)
+        .expect_err("missing file")
+        .to_string();
+    assert!(
+        err.contains("rdma.max") && err.contains("not enabled"),
+        "{err}"
+    );
     let empty: HashMap<String, String> = HashMap::new();
-    assert!(fake.cgroup.apply_resources(&resources(json!({"unified": empty}))).is_ok());
+    assert!(
+        fake.cgroup
+            .apply_resources(&resources(json!({"unified": empty})))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -91,7 +138,9 @@ fn pure_v2_freeze_state_reads_cgroup_freeze() {
     let fake = fake_v2();
     let leaf = fake.cgroup.dirs[0].host_dir();
     fs::write(leaf.join("cgroup.events"), "populated 1\nfrozen 1\n").expect("events");
-    fake.cgroup.freeze().expect("freeze completes when cgroup.events says frozen 1");
+    fake.cgroup
+        .freeze()
+        .expect("freeze completes when cgroup.events says frozen 1");
     assert_eq!(read(&leaf, "cgroup.freeze"), "1");
     assert!(fake.cgroup.is_frozen());
     fs::write(leaf.join("cgroup.events"), "populated 1\nfrozen 0\n").expect("events");
@@ -106,7 +155,11 @@ fn pure_v2_stats_and_oom_counter() {
     fs::write(leaf.join("cpu.stat"), "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 3\nnr_throttled 1\nthrottled_usec 7\n").expect("cpu.stat");
     fs::write(leaf.join("memory.current"), "4096\n").expect("current");
     fs::write(leaf.join("memory.max"), "max\n").expect("max");
-    fs::write(leaf.join("memory.events"), "low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\n").expect("events");
+    fs::write(
+        leaf.join("memory.events"),
+        "low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\n",
+    )
+    .expect("events");
     fs::write(leaf.join("pids.current"), "3\n").expect("pids");
     let stats = fake.cgroup.stats().expect("stats");
     assert_eq!(stats["cpu"]["usage"]["total"], 1_500_000);
@@ -116,4 +169,30 @@ fn pure_v2_stats_and_oom_counter() {
     assert_eq!(stats["memory"]["usage"]["failcnt"], 4);
     assert_eq!(stats["pids"]["current"], 3);
     assert_eq!(fake.cgroup.oom_kills(), Some(2));
+}
+
+/// Fake subtree_control files keep the last write, so "-hugetlb" shows the switch-off.
+#[test]
+fn hybrid_hugetlb_is_released_only_when_no_sibling_limits_with_it() {
+    let fake = fake_v2();
+    let dir = &fake.cgroup.dirs[0];
+    let (root, parent) = (fake.base.clone(), fake.base.join("corral"));
+    let sibling = parent.join("c2");
+    fs::create_dir(&sibling).expect("sibling");
+    fs::write(sibling.join("hugetlb.2MB.max"), "4194304").expect("limit");
+    fs::remove_dir_all(dir.host_dir()).expect("leaf gone");
+    for d in [&root, &parent] {
+        fs::write(d.join("cgroup.subtree_control"), "hugetlb").expect("enabled");
+    }
+    crate::cgroups::v2::release_unused(dir, "hugetlb");
+    assert_eq!(
+        read(&parent, "cgroup.subtree_control"),
+        "hugetlb",
+        "a sibling still limits"
+    );
+    // hugetlb prints "no limit" as a huge number, not "max".
+    fs::write(sibling.join("hugetlb.2MB.max"), "9223372036854771712").expect("unlimited");
+    crate::cgroups::v2::release_unused(dir, "hugetlb");
+    assert_eq!(read(&parent, "cgroup.subtree_control"), "-hugetlb");
+    assert_eq!(read(&root, "cgroup.subtree_control"), "-hugetlb");
 }

@@ -19,14 +19,27 @@ pub(super) fn apply(dir: &CgroupDir, unified: &HashMap<String, String>) -> Resul
 /// A key names one control file of the container's cgroup: "controller.setting", nothing that
 /// could reach another directory or the interface files that move processes around.
 pub(crate) fn check_key(key: &str) -> Result<(), CgroupError> {
-    let bad = |reason| Err(CgroupError::InvalidValue { field: "unified", value: key.to_string(), reason });
+    let bad = |reason| {
+        Err(CgroupError::InvalidValue {
+            field: "unified",
+            value: key.to_string(),
+            reason,
+        })
+    };
     if key.is_empty() || key.contains('/') || key.contains('\0') || key.starts_with('.') {
         return bad("a key must be a control file name such as memory.high");
     }
     if !key.contains('.') {
         return bad("a key must be \"controller.file\", e.g. memory.high");
     }
-    if matches!(key, "cgroup.procs" | "cgroup.threads" | "cgroup.subtree_control" | "cgroup.type" | "cgroup.kill") {
+    if matches!(
+        key,
+        "cgroup.procs"
+            | "cgroup.threads"
+            | "cgroup.subtree_control"
+            | "cgroup.type"
+            | "cgroup.kill"
+    ) {
         return bad("this file manages processes or the hierarchy, not a limit");
     }
     Ok(())

@@ -23,8 +23,12 @@ pub fn run(a: Args, g: &Globals) -> CmdResult {
         println!("{}", serde_json::to_string(&event)?);
         return Ok(0);
     }
-    let interval = corral_runtime::container::parse_duration(&a.interval)
-        .ok_or_else(|| format!("--interval {:?}: use a positive duration such as 5s, 500ms or 1m", a.interval))?;
+    let interval = corral_runtime::container::parse_duration(&a.interval).ok_or_else(|| {
+        format!(
+            "--interval {:?}: use a positive duration such as 5s, 500ms or 1m",
+            a.interval
+        )
+    })?;
     let mut stdout = std::io::stdout().lock();
     corral_runtime::container::stream_events(&g.root, &a.id, interval, |event| {
         // A closed pipe ends nothing here: the loop stops when the container stops.

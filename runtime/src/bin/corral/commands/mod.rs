@@ -39,7 +39,7 @@ pub enum Command {
     /// List a container's processes.
     Ps(ps::Args),
     /// Change a container's resource limits.
-    Update(update::Args),
+    Update(Box<update::Args>),
     /// Freeze every process of a container.
     Pause(pause::Args),
     /// Thaw a paused container.
@@ -63,7 +63,7 @@ impl Command {
             Command::Delete(a) => delete::run(a, g),
             Command::List(a) => list::run(a, g),
             Command::Ps(a) => ps::run(a, g),
-            Command::Update(a) => update::run(a, g),
+            Command::Update(a) => update::run(*a, g),
             Command::Pause(a) => pause::run(a, g),
             Command::Resume(a) => resume::run(a, g),
             Command::Events(a) => events::run(a, g),

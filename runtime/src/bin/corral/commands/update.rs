@@ -61,19 +61,23 @@ pub fn run(a: Args, g: &Globals) -> CmdResult {
         Some(path) => read_resources(path)?,
         None => resources_from_flags(&a)?,
     };
-    let resources: oci_spec::runtime::LinuxResources =
-        serde_json::from_value(value).map_err(|e| format!("--resources: not a valid linux.resources object: {e}"))?;
+    let resources: oci_spec::runtime::LinuxResources = serde_json::from_value(value)
+        .map_err(|e| format!("--resources: not a valid linux.resources object: {e}"))?;
     corral_runtime::container::update(&g.root, &a.id, &resources)?;
     Ok(0)
 }
 
 fn read_resources(path: &str) -> Result<Value, Box<dyn std::error::Error>> {
     let text = if path == "-" {
-        std::io::read_to_string(std::io::stdin()).map_err(|e| format!("--resources -: reading stdin: {e}"))?
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| format!("--resources -: reading stdin: {e}"))?
     } else {
         std::fs::read_to_string(path).map_err(|e| format!("--resources {path}: {e}"))?
     };
-    Ok(serde_json::from_str(&text).map_err(|e| format!("--resources {path}: invalid JSON: {e}"))?)
+    Ok(
+        serde_json::from_str(&text)
+            .map_err(|e| format!("--resources {path}: invalid JSON: {e}"))?,
+    )
 }
 
 fn resources_from_flags(a: &Args) -> Result<Value, Box<dyn std::error::Error>> {
@@ -85,14 +89,22 @@ fn resources_from_flags(a: &Args) -> Result<Value, Box<dyn std::error::Error>> {
         ("--kernel-memory-tcp", "kernelTCP", &a.kernel_memory_tcp),
     ] {
         if let Some(text) = value {
-            let bytes = ram_in_bytes(text).ok_or_else(|| format!("{flag} {text:?}: use bytes, a size like 512m or 1g, or -1"))?;
+            let bytes = ram_in_bytes(text).ok_or_else(|| {
+                format!("{flag} {text:?}: use bytes, a size like 512m or 1g, or -1")
+            })?;
             memory.insert(key.into(), json!(bytes));
         }
     }
     let mut cpu = Map::new();
-    let numbers = [("shares", a.cpu_share.map(|v| json!(v))), ("quota", a.cpu_quota.map(|v| json!(v))), ("period", a.cpu_period.map(|v| json!(v))),
-        ("realtimeRuntime", a.cpu_rt_runtime.map(|v| json!(v))), ("realtimePeriod", a.cpu_rt_period.map(|v| json!(v))),
-        ("cpus", a.cpuset_cpus.as_ref().map(|v| json!(v))), ("mems", a.cpuset_mems.as_ref().map(|v| json!(v)))];
+    let numbers = [
+        ("shares", a.cpu_share.map(|v| json!(v))),
+        ("quota", a.cpu_quota.map(|v| json!(v))),
+        ("period", a.cpu_period.map(|v| json!(v))),
+        ("realtimeRuntime", a.cpu_rt_runtime.map(|v| json!(v))),
+        ("realtimePeriod", a.cpu_rt_period.map(|v| json!(v))),
+        ("cpus", a.cpuset_cpus.as_ref().map(|v| json!(v))),
+        ("mems", a.cpuset_mems.as_ref().map(|v| json!(v))),
+    ];
     for (key, value) in numbers {
         if let Some(value) = value {
             cpu.insert(key.into(), value);
@@ -121,7 +133,9 @@ fn ram_in_bytes(text: &str) -> Option<i64> {
     if text == "-1" {
         return Some(-1);
     }
-    let number_len = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let number_len = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let number: f64 = text[..number_len].parse().ok()?;
     let unit = text[number_len..].trim_start().to_ascii_lowercase();
     let unit = unit.strip_suffix('b').unwrap_or(&unit);
