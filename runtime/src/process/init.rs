@@ -246,8 +246,10 @@ fn set_rlimits(plan: &InitPlan) -> Result<(), InitError> {
 fn set_oom_score_adj(plan: &InitPlan) -> Result<(), InitError> {
     let Some(value) = plan.oom_score_adj else { return Ok(()) };
     let err = |source| InitError::OomScoreAdj { value, source };
-    let mut file = std::fs::OpenOptions::new().write(true).open("/proc/self/oom_score_adj").map_err(err)?;
-    file.write_all(value.to_string().as_bytes()).map_err(err)
+    // Through the private procfs handle, like sysctls: a config mount over /proc cannot
+    // redirect the write.
+    let fd = super::sysctl::open_proc_file(Path::new("self/oom_score_adj"), nix::fcntl::OFlag::O_WRONLY).map_err(err)?;
+    File::from(fd).write_all(value.to_string().as_bytes()).map_err(err)
 }
 
 /// Resolve args[0] inside the container now, so that a missing program fails `create`
