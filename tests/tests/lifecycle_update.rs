@@ -274,7 +274,6 @@ fn pause_freezes_the_counter_and_resume_lets_it_continue() {
 }
 
 #[test]
-#[ignore = "needs the thaw-after-SIGKILL change in container/signal.rs and delete.rs (see the resources report)"]
 fn a_paused_container_can_be_killed() {
     skip_unless_root!();
     let rt = Runtime::new();
@@ -289,7 +288,6 @@ fn a_paused_container_can_be_killed() {
 }
 
 #[test]
-#[ignore = "needs the thaw-after-SIGKILL change in container/signal.rs and delete.rs (see the resources report)"]
 fn delete_force_removes_a_paused_container() {
     skip_unless_root!();
     let rt = Runtime::new();

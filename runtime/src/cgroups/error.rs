@@ -66,6 +66,15 @@ pub enum CgroupError {
         controller: &'static str,
     },
 
+    #[error(
+        "linux.resources.{field}: the {controller} controller is in the unified hierarchy {mount} but not enabled for containers; enable it there (cgroup.subtree_control of the root and of corral's parent cgroup) or mount {controller} as a v1 hierarchy"
+    )]
+    NotDelegated {
+        field: &'static str,
+        controller: &'static str,
+        mount: PathBuf,
+    },
+
     #[error("linux.resources.{field}: {path} does not exist: {hint}")]
     MissingFile {
         field: &'static str,

@@ -227,12 +227,6 @@ impl Cgroup {
         for parent in self.created.iter().rev().filter(|p| !leaves.contains(p)) {
             first_error = first_error.or(fsops::remove_parent_if_unused(parent).err());
         }
-        // hugepageLimits on a hybrid host switched hugetlb on in the shared unified hierarchy.
-        if self.mode() == CgroupMode::Hybrid {
-            if let Some(dir) = self.v2_dir() {
-                v2::release_unused(dir, "hugetlb");
-            }
-        }
         first_error.map_or(Ok(()), Err)
     }
 

@@ -57,6 +57,10 @@ fn stop(saved: &Saved) -> crate::Result<()> {
     if !saved.own_pid_ns {
         signal_all(saved, libc::SIGKILL)?;
     }
+    // A paused container's processes die of the SIGKILL only once thawed.
+    if saved.cgroup.is_frozen() {
+        let _ = saved.cgroup.thaw();
+    }
     if let Some(pidfd) = pidfd {
         let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
         let ms = u16::try_from(STOP_TIMEOUT.as_millis()).unwrap_or(u16::MAX);

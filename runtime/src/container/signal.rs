@@ -26,10 +26,15 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> crate::Result<()> 
         return Err(LifecycleError::WrongState { id: id.to_string(), status, what: "there is nothing to signal" }.into());
     }
     if all {
-        signal_all(&saved, signal)
+        signal_all(&saved, signal)?;
     } else {
-        signal_init(&saved, signal)
+        signal_init(&saved, signal)?;
     }
+    // A frozen (v1) process acts on SIGKILL only once thawed; runc thaws too.
+    if status == Status::Paused && signal == libc::SIGKILL {
+        let _ = saved.cgroup.thaw();
+    }
+    Ok(())
 }
 
 /// Signal the init through a pidfd opened and then checked against the saved start time,

@@ -1,5 +1,7 @@
 //! hugetlb limits on a v1 or hybrid host: the v1 hugetlb hierarchy when mounted, otherwise the
-//! unified hierarchy of a hybrid host, where the controller lives when v1 does not claim it.
+//! unified hierarchy of a hybrid host, where the controller lives when v1 does not claim it,
+//! provided the host has delegated it to the container's cgroup (Corral does not switch it on in
+//! the host's own cgroups: that would also stop anyone mounting hugetlb as v1).
 
 use oci_spec::runtime::LinuxHugepageLimit;
 
@@ -22,15 +24,11 @@ pub(super) fn apply(cgroup: &Cgroup, limits: &[LinuxHugepageLimit]) -> Result<()
         }
         return Ok(());
     }
-    let Some(unified) = cgroup
-        .v2_dir()
-        .filter(|d| crate::cgroups::v2::offers(d, "hugetlb"))
-    else {
-        return Err(CgroupError::NoController {
-            field: "hugepageLimits",
-            controller: "hugetlb",
-        });
+    let Some(unified) = cgroup.v2_dir().filter(|d| crate::cgroups::v2::offers(d, "hugetlb")) else {
+        return Err(CgroupError::NoController { field: "hugepageLimits", controller: "hugetlb" });
     };
-    crate::cgroups::v2::enable_for(unified, &["hugetlb"]);
+    if !crate::cgroups::v2::enabled_here(unified, "hugetlb") {
+        return Err(CgroupError::NotDelegated { field: "hugepageLimits", controller: "hugetlb", mount: unified.mount_point.clone() });
+    }
     crate::cgroups::v2::set_hugetlb(unified, limits)
 }

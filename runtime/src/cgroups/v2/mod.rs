@@ -11,7 +11,7 @@ mod unified;
 #[cfg(test)]
 mod tests;
 
-use std::path::{Component, Path};
+use std::path::Component;
 
 use oci_spec::runtime::LinuxResources;
 
@@ -54,91 +54,15 @@ pub(crate) fn offers(dir: &CgroupDir, controller: &str) -> bool {
         .is_some_and(|c| c.split_whitespace().any(|x| x == controller))
 }
 
-/// Enable just `controllers` from the mount root down to `dir`'s parent (used on hybrid hosts, where
-/// the unified hierarchy is shared with the host and only what a limit needs is switched on).
-pub(crate) fn enable_for(dir: &CgroupDir, controllers: &[&str]) {
-    for ancestor in ancestors(dir) {
-        for c in controllers {
-            let _ = write_control(&ancestor.join(SUBTREE_CONTROL), &format!("+{c}"));
-        }
-    }
-}
-
-/// Undo `enable_for` on a hybrid host once nothing uses `controller` any more: from the leaf's
-/// parent up to the mount root, switch it off where no child cgroup passes it on or limits with
-/// it, and stop at the first ancestor where one still does. (A hybrid host's v1 mounts can take
-/// a controller back only when the unified hierarchy no longer uses it.)
-pub(crate) fn release_unused(dir: &CgroupDir, controller: &str) {
-    for ancestor in ancestors(dir).iter().rev().filter(|a| a.is_dir()) {
-        let enabled = read_control(&ancestor.join(SUBTREE_CONTROL))
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        if !enabled.split_whitespace().any(|c| c == controller) {
-            continue;
-        }
-        if children_use(ancestor, controller) {
-            return;
-        }
-        let _ = write_control(&ancestor.join(SUBTREE_CONTROL), &format!("-{controller}"));
-    }
-}
-
-/// true when a child cgroup of `dir` enables `controller` for its own children, or has one of
-/// its limits set (a "<controller>.*.max" file other than "max").
-fn children_use(dir: &Path, controller: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return true;
-    };
-    let prefix = format!("{controller}.");
-    entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .any(|child| {
-            let child = child.path();
-            let passes_on = read_control(&child.join(SUBTREE_CONTROL))
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-                .split_whitespace()
-                .any(|c| c == controller);
-            passes_on || has_limit(&child, &prefix)
-        })
-}
-
-fn has_limit(dir: &Path, prefix: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries.filter_map(Result::ok).any(|e| {
-        let name = e.file_name().to_string_lossy().into_owned();
-        name.starts_with(prefix)
-            && name.ends_with(".max")
-            && read_control(&e.path())
-                .ok()
-                .flatten()
-                .is_some_and(|v| !is_unlimited(&v))
-    })
-}
-
-/// "max", or the huge number hugetlb prints for "no limit" (its page counter's maximum).
-fn is_unlimited(value: &str) -> bool {
-    value == "max" || value.parse::<u64>().is_ok_and(|v| v >= 1 << 62)
-}
-
-/// The mount point and every directory below it down to (not including) `dir`'s leaf.
-fn ancestors(dir: &CgroupDir) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut current = dir.mount_point.clone();
-    for part in dir
-        .path
-        .components()
-        .filter(|c| matches!(c, Component::Normal(_)))
-    {
-        out.push(current.clone());
-        current.push(part);
-    }
-    out
+/// true when `controller` is enabled for `dir` itself (its parent passes it down), i.e.
+/// its control files exist there. On a hybrid host the unified hierarchy belongs to the
+/// host's configuration: Corral uses what is delegated to it and never switches
+/// controllers on in the host's own cgroups.
+pub(crate) fn enabled_here(dir: &CgroupDir, controller: &str) -> bool {
+    read_control(&dir.host_dir().join(CONTROLLERS))
+        .ok()
+        .flatten()
+        .is_some_and(|c| c.split_whitespace().any(|x| x == controller))
 }
 
 /// "max" for negative values (no limit), the number otherwise.

@@ -170,29 +170,3 @@ fn pure_v2_stats_and_oom_counter() {
     assert_eq!(stats["pids"]["current"], 3);
     assert_eq!(fake.cgroup.oom_kills(), Some(2));
 }
-
-/// Fake subtree_control files keep the last write, so "-hugetlb" shows the switch-off.
-#[test]
-fn hybrid_hugetlb_is_released_only_when_no_sibling_limits_with_it() {
-    let fake = fake_v2();
-    let dir = &fake.cgroup.dirs[0];
-    let (root, parent) = (fake.base.clone(), fake.base.join("corral"));
-    let sibling = parent.join("c2");
-    fs::create_dir(&sibling).expect("sibling");
-    fs::write(sibling.join("hugetlb.2MB.max"), "4194304").expect("limit");
-    fs::remove_dir_all(dir.host_dir()).expect("leaf gone");
-    for d in [&root, &parent] {
-        fs::write(d.join("cgroup.subtree_control"), "hugetlb").expect("enabled");
-    }
-    crate::cgroups::v2::release_unused(dir, "hugetlb");
-    assert_eq!(
-        read(&parent, "cgroup.subtree_control"),
-        "hugetlb",
-        "a sibling still limits"
-    );
-    // hugetlb prints "no limit" as a huge number, not "max".
-    fs::write(sibling.join("hugetlb.2MB.max"), "9223372036854771712").expect("unlimited");
-    crate::cgroups::v2::release_unused(dir, "hugetlb");
-    assert_eq!(read(&parent, "cgroup.subtree_control"), "-hugetlb");
-    assert_eq!(read(&root, "cgroup.subtree_control"), "-hugetlb");
-}
