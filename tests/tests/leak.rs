@@ -102,3 +102,29 @@ fn leak_check_detects_a_live_container() {
     assert_ok(&rt.delete(&id, true), "delete --force");
     rt.assert_no_leftovers(&id, &bundle);
 }
+
+/// Containers without a cgroupsPath share Corral's default parent (/corral), which the last
+/// one deleted removes: creates and deletes racing on it from several threads must all
+/// succeed, and the parent must be gone when the last container is.
+#[test]
+fn parallel_lifecycles_share_the_default_cgroup_parent() {
+    skip_unless_root!();
+    let _serial = serial();
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let rt = Runtime::new();
+                let mut bundle = Bundle::with_probe(&["exit", "0"]);
+                bundle.remove("/linux/cgroupsPath");
+                for _ in 0..60 {
+                    let id = unique_id();
+                    assert_exit_code(&rt.run(&bundle, &id, &[]), 0, &format!("run {id}"));
+                    rt.assert_no_leftovers(&id, &bundle);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().expect("worker thread");
+    }
+}

@@ -15,7 +15,7 @@ pub const PROCS_FILE: &str = "cgroup.procs";
 const BUSY_RETRY: Duration = Duration::from_millis(10);
 
 /// How many times to restart a directory walk when a concurrent delete removes a shared parent under us.
-const MKDIR_ATTEMPTS: usize = 3;
+const MKDIR_ATTEMPTS: usize = 10;
 
 /// Make every missing directory from `dir`'s mount point down to its leaf, appending the ones made to `created`
 /// (shallowest first). Returns true when the leaf already existed.
@@ -56,8 +56,11 @@ fn make_path_once(dir: &CgroupDir, created: &mut Vec<PathBuf>) -> Result<bool, C
             }
             Err(err) if err.kind() == ErrorKind::AlreadyExists => {
                 // A control file (e.g. cgroupsPath "/cgroup.procs") is not a place for a container.
-                if !current.is_dir() {
-                    return Err(create_error(io::Error::from_raw_os_error(libc::ENOTDIR)));
+                // Gone by now: a concurrent delete removed a shared parent; the caller walks again.
+                match fs::metadata(&current) {
+                    Ok(meta) if meta.is_dir() => {}
+                    Ok(_) => return Err(create_error(io::Error::from_raw_os_error(libc::ENOTDIR))),
+                    Err(err) => return Err(create_error(err)),
                 }
                 leaf_existed = true;
             }
