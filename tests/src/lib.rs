@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 pub mod bundle;
+pub mod cgroupfs;
 pub mod check;
 pub mod leaks;
 pub mod paths;

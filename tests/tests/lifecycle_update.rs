@@ -3,11 +3,12 @@
 //! development host), or pure v2 (scripts/test-v2's VM), where the v2 files are read.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use corral_tests::check::stdout_text;
+use corral_tests::cgroupfs::{cgroup_dir, pure_v2};
 use corral_tests::*;
 use serde_json::{Value, json};
 
@@ -21,37 +22,6 @@ const ALLOC_64M: &str = "x=$(dd if=/dev/zero bs=1M count=64 2>/dev/null | tr '\\
 
 /// Counts up in /count, forever.
 const COUNTER: &str = "i=0; while :; do i=$((i+1)); echo $i > /count; sleep 0.05; done";
-
-/// true on a pure cgroup v2 host (the unified hierarchy is mounted at /sys/fs/cgroup itself).
-fn pure_v2() -> bool {
-    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-}
-
-/// The host directory of `pid`'s cgroup that holds `controller`'s files: the directory in the v1
-/// hierarchy carrying it, or on a pure v2 host the unified one (the "0::" line).
-fn cgroup_dir(pid: i64, controller: &str) -> PathBuf {
-    let text =
-        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/pid/cgroup");
-    if pure_v2() {
-        let path = text
-            .lines()
-            .find_map(|l| l.strip_prefix("0::"))
-            .unwrap_or_else(|| panic!("no 0:: line in /proc/{pid}/cgroup:\n{text}"));
-        return Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
-    }
-    let line = text
-        .lines()
-        .find(|l| {
-            l.split(':')
-                .nth(1)
-                .is_some_and(|c| c.split(',').any(|x| x == controller))
-        })
-        .unwrap_or_else(|| panic!("no {controller} line in /proc/{pid}/cgroup:\n{text}"));
-    let path = line.splitn(3, ':').nth(2).expect("path field");
-    Path::new("/sys/fs/cgroup")
-        .join(controller)
-        .join(path.trim_start_matches('/'))
-}
 
 /// A control file's value, read from its v1 name or (on pure v2) its v2 name.
 fn control(pid: i64, controller: &str, v1_file: &str, v2_file: &str) -> String {
