@@ -3,6 +3,7 @@
 //! /proc/self/fd is the container's own procfs, checked to be one first.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::io;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -84,21 +85,22 @@ fn remount_dev_readonly(root: BorrowedFd<'_>, flags: MsFlags) -> Result<(), Root
         .map_err(|source| RootfsError::DevReadonly { source })
 }
 
+/// `path` opened O_PATH inside the root, or None when it does not exist (such entries of
+/// maskedPaths and readonlyPaths are skipped, as runc does).
+fn open_if_present(root: BorrowedFd<'_>, path: &Path) -> io::Result<Option<OwnedFd>> {
+    match open_in_root(root, path, OFlag::O_PATH) {
+        Err(e) if is_errno(&e, Errno::ENOENT) => Ok(None),
+        other => other.map(Some),
+    }
+}
+
 /// Binds `path` onto itself (with its submounts) and makes that mount read-only,
 /// keeping its nosuid/nodev/noexec and atime flags. A missing path is skipped.
 fn make_readonly(root: BorrowedFd<'_>, path: &Path) -> Result<(), RootfsError> {
     let err = |step: &'static str| {
-        move |source| RootfsError::Path {
-            field: "readonlyPaths",
-            path: path.to_path_buf(),
-            step,
-            source,
-        }
+        move |source| RootfsError::Path { field: "readonlyPaths", path: path.to_path_buf(), step, source }
     };
-    let fd = match open_in_root(root, path, OFlag::O_PATH) {
-        Err(e) if is_errno(&e, Errno::ENOENT) => return Ok(()),
-        other => other.map_err(err("opening"))?,
-    };
+    let Some(fd) = open_if_present(root, path).map_err(err("opening"))? else { return Ok(()) };
     bind_fd(fd.as_fd(), fd.as_fd(), true).map_err(err("bind-mounting onto itself"))?;
     let top = open_in_root(root, path, OFlag::O_PATH).map_err(err("reopening"))?;
     let current = mount_flags(top.as_fd()).map_err(err("reading the mount flags"))?;
@@ -133,17 +135,9 @@ fn open_dev_null(root: BorrowedFd<'_>) -> Result<OwnedFd, RootfsError> {
 /// A missing path is skipped.
 fn mask(root: BorrowedFd<'_>, path: &Path, dev_null: BorrowedFd<'_>) -> Result<(), RootfsError> {
     let err = |step: &'static str| {
-        move |source| RootfsError::Path {
-            field: "maskedPaths",
-            path: path.to_path_buf(),
-            step,
-            source,
-        }
+        move |source| RootfsError::Path { field: "maskedPaths", path: path.to_path_buf(), step, source }
     };
-    let fd = match open_in_root(root, path, OFlag::O_PATH) {
-        Err(e) if is_errno(&e, Errno::ENOENT) => return Ok(()),
-        other => other.map_err(err("opening"))?,
-    };
+    let Some(fd) = open_if_present(root, path).map_err(err("opening"))? else { return Ok(()) };
     if is_dir(fd.as_fd()).map_err(err("stat"))? {
         mount_fs(c"tmpfs", fd.as_fd(), c"tmpfs", MsFlags::MS_RDONLY, None)
             .map_err(err("mounting an empty tmpfs over it"))
