@@ -27,6 +27,8 @@ pub enum Error {
     #[error(transparent)]
     Spawn(#[from] crate::process::parent::SpawnError),
     #[error(transparent)]
+    SelfImage(#[from] crate::self_image::SelfImageError),
+    #[error(transparent)]
     Lifecycle(#[from] crate::container::LifecycleError),
 }
 

@@ -20,6 +20,7 @@ pub mod procfs;
 pub mod rootfs;
 pub mod spec;
 pub mod seccomp;
+pub mod self_image;
 pub mod state;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -63,10 +63,16 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new() -> Runtime {
+        Runtime::with_bin(corral_bin())
+    }
+
+    /// Like `new`, for another copy of the runtime binary (a test that attacks the
+    /// binary works on a copy, so that a regression cannot break the other tests).
+    pub fn with_bin(bin: PathBuf) -> Runtime {
         let base = TempDir::new("root");
         fs::create_dir(base.path().join("io")).expect("create io dir");
         Runtime {
-            bin: corral_bin(),
+            bin,
             base,
             seq: AtomicUsize::new(0),
             ids: Mutex::new(Vec::new()),

@@ -5,12 +5,14 @@
 mod support;
 
 use corral_tests::check::{stderr_text, stdout_text};
+use corral_tests::paths::corral_bin;
 use corral_tests::tempdir::TempDir;
 use corral_tests::*;
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
+use std::time::Duration;
 use std::process::Command;
 use support::{add_bind, add_mount};
 
@@ -87,6 +89,65 @@ fn runtime_image_of_a_created_init_is_out_of_reach() {
     rt.assert_no_leftovers(&b_id, &b);
     let binary_after = fs::read(rt.bin()).expect("read the runtime binary again");
     assert!(binary_before == binary_after, "the runtime binary changed");
+}
+
+/// CVE-2019-5736 with CAP_SYS_PTRACE, which lets a container follow /proc/<pid>/exe of a
+/// non-dumpable process: container B shares the host's pid namespace and holds an fd to
+/// the image of A's init (still the runtime binary), and once A is gone (no process
+/// executes the binary, so no ETXTBSY) reopens that fd for writing. The runtime runs
+/// from a read-only image of itself, so the write must fail and the binary stay as it
+/// was. The runtime under attack is a private copy: a regression damages only the copy.
+#[test]
+fn runtime_image_is_write_proof_even_to_cap_sys_ptrace() {
+    skip_unless_root!();
+    let copy_dir = TempDir::new("bin");
+    let copy = copy_dir.path().join("corral");
+    fs::copy(corral_bin(), &copy).expect("copy the runtime binary");
+    let binary_before = fs::read(&copy).expect("read the copy");
+    let rt = Runtime::with_bin(copy.clone());
+
+    let a = Bundle::with_probe(&["pause"]);
+    let a_id = unique_id();
+    assert_ok(&rt.create(&a, &a_id, &[]), "create A");
+    let a_pid = rt.state(&a_id)["pid"].as_i64().expect("A has a pid");
+
+    let mut b = Bundle::new();
+    b.set("/root/readonly", json!(false));
+    b.remove_namespace("pid");
+    for set in ["bounding", "effective", "permitted"] {
+        let caps = b.config_mut()["process"]["capabilities"][set].as_array_mut().expect("a capability set");
+        caps.push(json!("CAP_SYS_PTRACE"));
+    }
+    let script = format!(
+        r#"
+        exec 2>>/out; exec 3</proc/{a_pid}/exe && echo HELD >>/out
+        while [ ! -e /go ]; do sleep 0.05; done
+        /bin/probe write /proc/self/fd/3 pwned >/dev/null 2>&1 && echo WROTE >>/out
+        (exec 4<>/proc/self/fd/3) 2>/dev/null && echo OPENED_RW >>/out
+        echo DONE >>/out"#
+    );
+    b.set_args(&["/bin/sh", "-c", &script]);
+    let b_id = unique_id();
+    rt.create_and_start(&b, &b_id);
+    let out = b.rootfs().join("out");
+    let report_has = |line: &str| fs::read_to_string(&out).unwrap_or_default().lines().any(|l| l == line);
+    wait_until(|| report_has("HELD"), "B never got hold of the image", &out);
+    rt.delete_force_and_check(&a_id, &a);
+    fs::write(b.rootfs().join("go"), "").expect("signal B");
+    wait_until(|| report_has("DONE"), "B never finished", &out);
+    assert!(fs::read(&copy).expect("read the copy again") == binary_before, "the runtime binary changed");
+    let seen = fs::read_to_string(&out).expect("B's report");
+    assert!(!seen.contains("WROTE") && !seen.contains("OPENED_RW"), "B could write the runtime image: {seen}");
+    rt.delete_force_and_check(&b_id, &b);
+}
+
+/// Polls `done` for up to 20 s; on timeout fails with `what` and the report file.
+fn wait_until(done: impl Fn() -> bool, what: &str, report: &Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}; report: {:?}", fs::read_to_string(report));
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// CVE-2024-21626: process.cwd "/proc/self/fd/N" names a directory fd the runtime

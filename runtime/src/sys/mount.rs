@@ -274,6 +274,21 @@ pub fn new_detached_mount(fstype: &CStr, attrs: u64) -> io::Result<OwnedFd> {
     owned_fd_from(mnt)
 }
 
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const OPEN_TREE_CLOEXEC: libc::c_uint = libc::O_CLOEXEC as libc::c_uint;
+
+/// A detached copy of the mount at `path` (open_tree with OPEN_TREE_CLONE; Linux 5.2):
+/// a bind mount that is attached nowhere, so it is invisible to every mount namespace
+/// and vanishes with the last fd. Symlinks in `path` (magic links too) are followed, so
+/// `/proc/self/exe` gives a bind mount of this process's binary. ENOSYS means the
+/// kernel lacks the call.
+pub fn clone_detached_bind(path: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: `path` is a valid NUL-terminated string for the duration of the call; the
+    // other arguments are integers.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC) };
+    owned_fd_from(fd)
+}
+
 /// Takes ownership of an fd a syscall returned, or of its errno when it failed.
 fn owned_fd_from(ret: libc::c_long) -> io::Result<OwnedFd> {
     if ret < 0 {

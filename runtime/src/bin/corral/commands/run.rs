@@ -21,6 +21,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args, g: &Globals) -> CmdResult {
+    // The init runs as this binary until its execve: never from a writable image.
+    corral_runtime::self_image::reexec_unless_write_proof()?;
     match corral_runtime::container::run(&a.flags.options(g, &a.id), a.detach)? {
         RunOutcome::Detached(_) => Ok(0),
         RunOutcome::Exited(code) => Ok(u8::try_from(code).unwrap_or(255)),
