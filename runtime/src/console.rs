@@ -33,6 +33,19 @@ fn step(step: &'static str) -> impl Fn(nix::Error) -> ConsoleError {
     move |source| ConsoleError::Setup { step, source }
 }
 
+/// The slave by the master fd; by its /dev/pts name only on kernels before 4.13, where
+/// `mount_console` still refuses anything that is not a pty slave.
+fn open_slave(master: &nix::pty::PtyMaster) -> Result<OwnedFd, ConsoleError> {
+    match crate::sys::process::open_pty_peer(master.as_fd()) {
+        Ok(slave) => Ok(slave),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) || e.raw_os_error() == Some(libc::ENOTTY) => {
+            let name = ptsname_r(master).map_err(step("ptsname"))?;
+            open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, Mode::empty()).map_err(step("open pty slave"))
+        }
+        Err(e) => Err(step("TIOCGPTPEER")(nix::Error::from_raw(e.raw_os_error().unwrap_or(0)))),
+    }
+}
+
 /// In the child, after pivot: open a pty on the container's devpts, bind its slave over
 /// /dev/console, send the master out, and make the slave the controlling terminal and stdio.
 /// The caller must already be a session leader.
@@ -40,8 +53,7 @@ pub fn setup_in_child(socket: &UnixStream) -> Result<(), ConsoleError> {
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(step("open /dev/ptmx"))?;
     grantpt(&master).map_err(step("grantpt"))?;
     unlockpt(&master).map_err(step("unlockpt"))?;
-    let name = ptsname_r(&master).map_err(step("ptsname"))?;
-    let slave: OwnedFd = open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, Mode::empty()).map_err(step("open pty slave"))?;
+    let slave = open_slave(&master)?;
     crate::rootfs::mount_console(slave.as_fd())?;
     let fds = [master.as_raw_fd()];
     sendmsg::<()>(socket.as_raw_fd(), &[IoSlice::new(b"console")], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)

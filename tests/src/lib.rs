@@ -6,6 +6,7 @@
 
 pub mod bundle;
 pub mod cgroupfs;
+pub mod engines;
 pub mod check;
 pub mod leaks;
 pub mod paths;

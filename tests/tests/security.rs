@@ -407,3 +407,33 @@ fn inheritable_caps_of_the_runtime_do_not_reach_the_container() {
     assert_eq!(report.caps("amb"), 0, "ambient capabilities appeared");
     rt.assert_no_leftovers(&id, &bundle);
 }
+
+/// CVE-2025-52565 class: the image's /dev/console is a symlink, so that the pty bind
+/// mount lands on another file (here one in the image standing for a sensitive one;
+/// /dev comes from the image because the config mounts no tmpfs there). The runtime must
+/// refuse, name the problem, and leave the target untouched and nothing behind.
+#[test]
+fn symlinked_dev_console_is_refused() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["report"]);
+    bundle.set_terminal(true);
+    let mounts = bundle.config_mut()["mounts"].as_array_mut().expect("mounts");
+    mounts.retain(|m| m["destination"] != "/dev");
+    bundle.save();
+    let rootfs = bundle.rootfs();
+    fs::create_dir_all(rootfs.join("dev")).expect("mkdir dev");
+    fs::write(rootfs.join("etc/target"), "untouched\n").expect("write the target");
+    symlink("/etc/target", rootfs.join("dev/console")).expect("plant the symlink");
+    let sockets = TempDir::new("console");
+    let socket = sockets.path().join("console.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind console socket");
+    let id = unique_id();
+    let out = rt.create(&bundle, &id, &["--console-socket", socket.to_str().expect("UTF-8")]);
+    let err = failure_text(&out);
+    assert!(err.contains("/dev/console") && err.contains("symlink"), "unclear error: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one error line: {err}");
+    rt.assert_no_leftovers(&id, &bundle);
+    assert_eq!(fs::read_to_string(rootfs.join("etc/target")).expect("read the target"), "untouched\n");
+    assert_not_mounted_on_host(&rootfs);
+}

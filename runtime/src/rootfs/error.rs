@@ -141,6 +141,9 @@ pub enum RootfsError {
     #[error("console: the fd given is not a pty slave (char device, major 136-143): {found}")]
     NotPtySlave { found: String },
 
+    #[error("console: /dev/console (or /dev) in the rootfs is a symlink; remove it from the image, the runtime makes /dev/console itself")]
+    ConsoleSymlink,
+
     #[error("console: {step} failed: {source}")]
     Console {
         step: &'static str,

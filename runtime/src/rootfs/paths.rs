@@ -14,7 +14,7 @@ use nix::sys::stat::{Mode, SFlag};
 use super::RootfsError;
 use super::plan::RootfsPlan;
 use crate::sys::fs::{
-    chmod_fd, create_file_in_root, device_numbers, is_dir, open_host, open_in_root, stat_fd,
+    chmod_fd, create_file_in_root, device_numbers, is_dir, open_host, open_in_root, open_in_root_no_symlinks, stat_fd,
     statfs_fd,
 };
 use crate::sys::mount::{
@@ -173,7 +173,10 @@ pub(crate) fn mount_console(pty_slave: BorrowedFd<'_>) -> Result<(), RootfsError
     let root = open_new_root()?;
     require_proc(root.as_fd())?;
     let path = Path::new("/dev/console");
-    let target = match open_in_root(root.as_fd(), path, OFlag::O_PATH) {
+    // No symlink anywhere on the way: an image's /dev/console (or /dev) pointing
+    // elsewhere would carry the pty, and the mount, to another file.
+    let target = match open_in_root_no_symlinks(root.as_fd(), path, OFlag::O_PATH) {
+        Err(e) if is_errno(&e, Errno::ELOOP) => return Err(RootfsError::ConsoleSymlink),
         Err(e) if is_errno(&e, Errno::ENOENT) => {
             let mode = Mode::from_bits_truncate(0o666);
             let file = create_file_in_root(root.as_fd(), path, mode)

@@ -148,6 +148,21 @@ pub fn set_controlling_tty(tty: BorrowedFd) -> io::Result<()> {
     Ok(())
 }
 
+/// The slave side of the pty whose master is `master` (TIOCGPTPEER, Linux 4.13), opened
+/// by the kernel from the master itself: no /dev/pts path is looked up, so nothing in the
+/// container's filesystem can stand in for it. Opened O_RDWR | O_NOCTTY | O_CLOEXEC.
+pub fn open_pty_peer(master: BorrowedFd) -> io::Result<OwnedFd> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes open flags as an int argument and returns a new fd; it
+    // touches no memory of ours.
+    let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// Leave immediately without running destructors or atexit handlers: used by a cloned
 /// child whose setup failed, so that it cannot run the parent's cleanup code twice.
 pub fn exit_now(code: i32) -> ! {
