@@ -47,14 +47,17 @@ fn open_slave(master: &nix::pty::PtyMaster) -> Result<OwnedFd, ConsoleError> {
 }
 
 /// In the child, after pivot: open a pty on the container's devpts, bind its slave over
-/// /dev/console, send the master out, and make the slave the controlling terminal and stdio.
-/// The caller must already be a session leader.
-pub fn setup_in_child(socket: &UnixStream) -> Result<(), ConsoleError> {
+/// /dev/console (the init only: an `exec`'d process leaves the container's console as it
+/// is), send the master out, and make the slave the controlling terminal and stdio. The
+/// caller must already be a session leader.
+pub fn setup_in_child(socket: &UnixStream, mount_console: bool) -> Result<(), ConsoleError> {
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(step("open /dev/ptmx"))?;
     grantpt(&master).map_err(step("grantpt"))?;
     unlockpt(&master).map_err(step("unlockpt"))?;
     let slave = open_slave(&master)?;
-    crate::rootfs::mount_console(slave.as_fd())?;
+    if mount_console {
+        crate::rootfs::mount_console(slave.as_fd())?;
+    }
     let fds = [master.as_raw_fd()];
     sendmsg::<()>(socket.as_raw_fd(), &[IoSlice::new(b"console")], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
         .map_err(step("send the pty master over --console-socket"))?;

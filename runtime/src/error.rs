@@ -29,6 +29,10 @@ pub enum Error {
     #[error(transparent)]
     SelfImage(#[from] crate::self_image::SelfImageError),
     #[error(transparent)]
+    Exec(#[from] crate::process::exec::ExecError),
+    #[error(transparent)]
+    ExecInput(#[from] crate::container::ExecInputError),
+    #[error(transparent)]
     Lifecycle(#[from] crate::container::LifecycleError),
 }
 

@@ -109,16 +109,22 @@ fn own_ns_name(flag: CloneFlags) -> &'static str {
     }
 }
 
-/// Enter every joined namespace; returns what is needed to come back.
+/// Enter every joined namespace; returns what is needed to come back. The runtime's own
+/// namespaces are all opened first: once inside another mount namespace, /proc may be a
+/// different pid namespace's, where /proc/self does not exist.
 pub fn enter(joins: &[Join]) -> Result<Visit, NsError> {
     let mut visit = Visit { saved: Vec::new(), cwd: File::open(".").ok() };
     for join in joins {
         let name = own_ns_name(join.flag);
-        let own = File::open(format!("/proc/self/ns/{name}"))
-            .map_err(|source| NsError::Open { typ: name.into(), path: format!("/proc/self/ns/{name}").into(), source })?;
+        let path = format!("/proc/self/ns/{name}");
+        let own = File::open(&path).map_err(|source| NsError::Open { typ: name.into(), path: path.into(), source })?;
         visit.saved.push((join.flag, name, own.into()));
+    }
+    for (i, join) in joins.iter().enumerate() {
         if let Err(source) = setns(join.fd.as_fd(), join.flag) {
+            visit.saved.truncate(i);
             let _ = leave(visit);
+            let name = own_ns_name(join.flag);
             return Err(NsError::Join { typ: name.trim_end_matches("_for_children").into(), path: join.path.clone(), source });
         }
     }

@@ -20,6 +20,9 @@ use crate::cgroups::Cgroup;
 pub const DEFAULT_ROOT: &str = "/run/corral";
 const STATE_FILE: &str = "state.json";
 const FIFO: &str = "exec.fifo";
+/// The validated config the container was created from, for `exec` (the bundle's copy
+/// may change or go away while the container runs).
+const CONFIG_FILE: &str = "config.json";
 
 #[derive(Debug, Error)]
 pub enum StateError {
@@ -169,6 +172,20 @@ impl ContainerDir {
             std::fs::rename(&tmp, self.path.join(STATE_FILE))
         };
         write().map_err(|e| self.io_err(&tmp, e))
+    }
+
+    /// Keep the container's config; written before state.json, so a container that
+    /// has a state always has its config.
+    pub fn save_config(&self, spec: &oci_spec::runtime::Spec) -> Result<(), StateError> {
+        let path = self.path.join(CONFIG_FILE);
+        let body = serde_json::to_vec(spec).map_err(|e| self.io_err(&path, e.into()))?;
+        std::fs::write(&path, body).map_err(|e| self.io_err(&path, e))
+    }
+
+    pub fn load_config(&self) -> Result<oci_spec::runtime::Spec, StateError> {
+        let path = self.path.join(CONFIG_FILE);
+        let text = std::fs::read(&path).map_err(|e| self.io_err(&path, e))?;
+        serde_json::from_slice(&text).map_err(|e| StateError::Corrupt { id: self.id.clone(), path, msg: e.to_string() })
     }
 
     /// Read state.json; None while the container is still being created.

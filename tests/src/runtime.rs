@@ -168,6 +168,15 @@ impl Runtime {
         self.cmd(&args)
     }
 
+    /// `exec <flags...> <id> <command...>`, in the foreground.
+    pub fn exec(&self, id: &str, flags: &[&str], command: &[&str]) -> Output {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(flags);
+        args.push(id);
+        args.extend_from_slice(command);
+        self.cmd(&args)
+    }
+
     /// `create --bundle <bundle> <extra...> <id>`.
     pub fn create(&self, bundle: &Bundle, id: &str, extra: &[&str]) -> Output {
         self.create_io(bundle, id, extra).0

@@ -131,6 +131,7 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
     saved.init_start_time = crate::procfs::pid_stat(spawned.pid).map(|s| s.start_time).unwrap_or_default();
     saved.poststart = list(|h| h.poststart());
     saved.poststop = list(|h| h.poststop());
+    dir.save_config(&spec.spec)?;
     dir.save(&saved)?;
     if let Some(path) = opts.pid_file {
         write_pid_file(path, spawned.pid)?;
@@ -172,7 +173,7 @@ fn initial_state(spec: &ValidSpec, id: &str, cgroup: Cgroup) -> Saved {
 
 /// Every fd the caller asked to preserve must be open, or one of the runtime's own fds
 /// could land on that number and leak into the container.
-fn check_preserved_fds(count: u32) -> Result<(), LifecycleError> {
+pub(crate) fn check_preserved_fds(count: u32) -> Result<(), LifecycleError> {
     for fd in 3..3 + count {
         if !crate::sys::process::fd_is_open(fd as i32) {
             return Err(LifecycleError::PreservedFd { count, fd });
@@ -182,7 +183,7 @@ fn check_preserved_fds(count: u32) -> Result<(), LifecycleError> {
 }
 
 /// Write the pid file atomically, as containerd reads it as soon as create returns.
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), LifecycleError> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), LifecycleError> {
     let err = |source| LifecycleError::PidFile { path: path.display().to_string(), source };
     let tmp: PathBuf = {
         let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();

@@ -3,6 +3,7 @@
 mod create;
 mod delete;
 mod events;
+mod exec;
 mod pause;
 mod query;
 mod run;
@@ -16,6 +17,7 @@ use thiserror::Error;
 
 pub use create::{CreateOptions, Created, create};
 pub use delete::delete;
+pub use exec::{ExecInputError, ExecOptions, ExecOutcome, ExecProcess, ProcessOverrides, exec};
 pub use events::{parse_duration, stats_event, stream as stream_events};
 pub use pause::{pause, resume};
 pub use query::{list, ps_pids, state};

@@ -20,7 +20,7 @@ pub enum RunOutcome {
 }
 
 /// Signals a user sends to `run` that belong to the container.
-const FORWARDED: [Signal; 7] =
+pub(crate) const FORWARDED: [Signal; 7] =
     [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGWINCH];
 
 pub fn run(opts: &CreateOptions, detach: bool) -> crate::Result<RunOutcome> {
@@ -45,7 +45,7 @@ pub fn run(opts: &CreateOptions, detach: bool) -> crate::Result<RunOutcome> {
 }
 
 /// Wait for the init (our child) to exit, passing on every forwarded signal.
-fn wait_forwarding(id: &str, pid: i32, pidfd: Option<OwnedFd>, mask: &SigSet) -> crate::Result<i32> {
+pub(crate) fn wait_forwarding(id: &str, pid: i32, pidfd: Option<OwnedFd>, mask: &SigSet) -> crate::Result<i32> {
     let wait_err = |source| LifecycleError::Wait { id: id.to_string(), source };
     let pidfd = match pidfd {
         Some(fd) => fd,

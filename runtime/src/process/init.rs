@@ -12,13 +12,12 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
 
-use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Uid};
 use thiserror::Error;
 
 use super::plan::InitPlan;
+use super::steps::{self, StepError, user_err};
 use super::sync::{Channel, Tag};
 
 #[derive(Debug, Error)]
@@ -39,30 +38,12 @@ pub enum InitError {
     Sysctl { key: String, source: std::io::Error },
     #[error(transparent)]
     Console(#[from] crate::console::ConsoleError),
-    #[error("process.rlimits {name}: cannot set soft {soft} / hard {hard}: {source}{hint}")]
-    Rlimit { name: &'static str, soft: u64, hard: u64, source: nix::Error, hint: String },
-    #[error("process.oomScoreAdj {value}: {source}")]
-    OomScoreAdj { value: i32, source: std::io::Error },
-    #[error("noNewPrivileges: {0}")]
-    NoNewPrivs(nix::Error),
-    #[error("process.user: {step}: {source}")]
-    User { step: &'static str, source: nix::Error },
     #[error(transparent)]
-    Caps(#[from] crate::caps::CapsError),
-    #[error("process.cwd {path}: {source}")]
-    Cwd { path: PathBuf, source: std::io::Error },
-    #[error("process.args[0] {path:?}: not found in the container's PATH or not executable; check the rootfs and process.env PATH")]
-    NotFound { path: String },
+    Step(#[from] super::steps::StepError),
     #[error("session keyring: {0}")]
     Keyring(std::io::Error),
-    #[error("closing inherited fds: {0}")]
-    Fds(std::io::Error),
     #[error("waiting for start: {0}")]
     StartWait(std::io::Error),
-    #[error(transparent)]
-    Seccomp(#[from] crate::seccomp::SeccompError),
-    #[error("exec {path:?}: {source}")]
-    Exec { path: String, source: nix::Error },
 }
 
 /// Byte the init writes into the exec fifo when it fails after `start` released it, so
@@ -97,12 +78,12 @@ struct Ready {
 
 /// Everything up to "created", then block until `start`.
 fn setup(plan: &InitPlan, chan: &mut Channel, fifo: &mut File) -> Result<Ready, InitError> {
-    hide_runtime_image(plan)?;
+    steps::hide_runtime_image(plan.in_user_ns)?;
     let state = expect(chan, Tag::Go)?;
     crate::namespaces::child_join_user(&plan.ns)?;
     become_userns_root(plan)?;
     crate::namespaces::child_unshare_cgroup(&plan.ns)?;
-    nix::unistd::setsid().map_err(|source| InitError::User { step: "setsid", source })?;
+    nix::unistd::setsid().map_err(user_err("setsid"))?;
     join_keyring(plan)?;
     crate::rootfs::prepare(&plan.rootfs)?;
     if plan.has_runtime_hooks {
@@ -115,25 +96,19 @@ fn setup(plan: &InitPlan, chan: &mut Channel, fifo: &mut File) -> Result<Ready, 
     set_names(plan)?;
     super::sysctl::write_all(&plan.sysctl)?;
     // The console goes in before `finish`, which may make /dev read-only.
-    if let Some(console) = &plan.console {
-        crate::console::setup_in_child(console)?;
+    if let Some(console) = &plan.process.console {
+        crate::console::setup_in_child(console, true)?;
     }
     crate::rootfs::finish(&plan.rootfs)?;
-    set_rlimits(plan)?;
-    set_oom_score_adj(plan)?;
-    let exe = find_executable(plan)?;
-    let env = env_with_home(plan);
-    // Without no_new_privs, installing a filter takes CAP_SYS_ADMIN, so it goes in while
-    // the init still has it.
-    if let Some(filter) = plan.seccomp.as_ref().filter(|f| f.before_caps_drop) {
-        filter.load()?;
-    }
-    set_ids_and_caps(plan)?;
-    if plan.no_new_privs {
-        nix::sys::prctl::set_no_new_privs().map_err(InitError::NoNewPrivs)?;
-    }
-    enter_cwd(plan)?;
-    seal_fds(plan)?;
+    let process = &plan.process;
+    steps::set_rlimits(process)?;
+    steps::set_oom_score_adj(process)?;
+    let exe = steps::find_executable(process)?;
+    let env = steps::env_with_home(process);
+    steps::load_seccomp(process, true)?;
+    steps::set_ids_and_caps(process)?;
+    steps::enter_cwd(process)?;
+    steps::seal_fds(process)?;
     chan.send(Tag::Created, &[]).map_err(InitError::Channel)?;
     wait_for_start(fifo)?;
     Ok(Ready { exe, env, state })
@@ -144,15 +119,7 @@ fn launch(plan: &InitPlan, ready: Ready) -> InitError {
     if let Err(e) = crate::hooks::run_all("startContainer", &plan.start_container_hooks, &ready.state) {
         return e.into();
     }
-    crate::sys::process::reset_signals();
-    // Last, so the filter constrains only the container's program (and execve itself).
-    if let Some(filter) = plan.seccomp.as_ref().filter(|f| !f.before_caps_drop) {
-        if let Err(e) = filter.load() {
-            return e.into();
-        }
-    }
-    let Err(source) = nix::unistd::execve(&ready.exe, &plan.args, &ready.env);
-    InitError::Exec { path: ready.exe.to_string_lossy().into_owned(), source }
+    steps::exec(&plan.process, &ready.exe, &ready.env).into()
 }
 
 fn expect(chan: &mut Channel, want: Tag) -> Result<Vec<u8>, InitError> {
@@ -169,7 +136,8 @@ fn become_userns_root(plan: &InitPlan) -> Result<(), InitError> {
     }
     let (uid, gid) = (Uid::from_raw(0), Gid::from_raw(0));
     nix::unistd::setresgid(gid, gid, gid).map_err(user_err("setresgid(0) in the user namespace; check gidMappings maps 0"))?;
-    nix::unistd::setresuid(uid, uid, uid).map_err(user_err("setresuid(0) in the user namespace; check uidMappings maps 0"))
+    nix::unistd::setresuid(uid, uid, uid).map_err(user_err("setresuid(0) in the user namespace; check uidMappings maps 0"))?;
+    Ok(())
 }
 
 fn join_keyring(plan: &InitPlan) -> Result<(), InitError> {
@@ -193,130 +161,10 @@ fn set_names(plan: &InitPlan) -> Result<(), InitError> {
 
 /// Create the working directory if the image lacks it (as root, before ids change).
 fn make_cwd(plan: &InitPlan) -> Result<(), InitError> {
-    match std::fs::DirBuilder::new().recursive(true).mode(0o755).create(&plan.cwd) {
+    match std::fs::DirBuilder::new().recursive(true).mode(0o755).create(&plan.process.cwd) {
         Ok(()) => Ok(()),
-        Err(source) => Err(InitError::Cwd { path: plan.cwd.clone(), source }),
+        Err(source) => Err(StepError::Cwd { path: plan.process.cwd.clone(), source }.into()),
     }
-}
-
-/// chdir into process.cwd, then check that the kernel can name it from the container's
-/// root: a cwd reached through a leaked host fd (e.g. "/proc/self/fd/7", CVE-2024-21626)
-/// lies outside the root, and getcwd then fails with ENOENT.
-fn enter_cwd(plan: &InitPlan) -> Result<(), InitError> {
-    let err = |source| InitError::Cwd { path: plan.cwd.clone(), source };
-    std::env::set_current_dir(&plan.cwd).map_err(err)?;
-    match nix::unistd::getcwd() {
-        Ok(cwd) if cwd.is_absolute() => Ok(()),
-        Ok(_) => Err(err(std::io::Error::other("it is outside the container's root"))),
-        // An unreachable cwd gives ENOENT. A filter already installed (no noNewPrivileges)
-        // may deny getcwd itself, which says nothing about the cwd: runc carries on too.
-        Err(e) if e != nix::Error::ENOENT && plan.seccomp.as_ref().is_some_and(|f| f.before_caps_drop) => Ok(()),
-        Err(e) => Err(err(std::io::Error::other(format!("it is outside the container's root ({e})")))),
-    }
-}
-
-/// Until execve replaces it, this process is the runtime binary. Not dumpable, its
-/// /proc/<pid>/exe (and mem, fd…) cannot be opened by other processes, so nothing in the
-/// container's pid namespace can reach or overwrite the runtime through it (the
-/// CVE-2019-5736 class). execve makes the container's program dumpable again. In a user
-/// namespace the container's root is not the host's, so it could not write the binary
-/// anyway, and /proc/self must stay writable for the mapped root.
-fn hide_runtime_image(plan: &InitPlan) -> Result<(), InitError> {
-    if plan.in_user_ns {
-        return Ok(());
-    }
-    nix::sys::prctl::set_dumpable(false).map_err(|source| InitError::User { step: "PR_SET_DUMPABLE", source })
-}
-
-fn set_rlimits(plan: &InitPlan) -> Result<(), InitError> {
-    for rl in &plan.rlimits {
-        if let Err(source) = nix::sys::resource::setrlimit(rl.resource, rl.soft, rl.hard) {
-            let hint = match nix::sys::resource::getrlimit(rl.resource) {
-                Ok((_, cur_hard)) if source == nix::Error::EPERM && rl.hard > cur_hard => {
-                    format!("; the hard limit is above the runtime's own hard limit {cur_hard}, and raising it needs CAP_SYS_RESOURCE")
-                }
-                _ => String::new(),
-            };
-            return Err(InitError::Rlimit { name: rl.name, soft: rl.soft, hard: rl.hard, source, hint });
-        }
-    }
-    Ok(())
-}
-
-fn set_oom_score_adj(plan: &InitPlan) -> Result<(), InitError> {
-    let Some(value) = plan.oom_score_adj else { return Ok(()) };
-    let err = |source| InitError::OomScoreAdj { value, source };
-    // Through the private procfs handle, like sysctls: a config mount over /proc cannot
-    // redirect the write.
-    let fd = super::sysctl::open_proc_file(Path::new("self/oom_score_adj"), nix::fcntl::OFlag::O_WRONLY).map_err(err)?;
-    File::from(fd).write_all(value.to_string().as_bytes()).map_err(err)
-}
-
-/// Resolve args[0] inside the container now, so that a missing program fails `create`
-/// with its name rather than failing silently at `start`.
-fn find_executable(plan: &InitPlan) -> Result<CString, InitError> {
-    let arg0 = plan.args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
-    let executable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok() && !p.is_dir();
-    let found = if arg0.contains('/') {
-        let p = if Path::new(&arg0).is_absolute() { PathBuf::from(&arg0) } else { plan.cwd.join(&arg0) };
-        executable(&p).then_some(p)
-    } else {
-        plan.search_path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(&arg0)).find(|p| executable(p))
-    };
-    let path = found.ok_or(InitError::NotFound { path: arg0 })?;
-    CString::new(path.into_os_string().into_encoded_bytes()).map_err(|_| InitError::Protocol)
-}
-
-/// Like runc, give the process a HOME when the config sets none: the user's entry in the
-/// container's /etc/passwd, else "/".
-fn env_with_home(plan: &InitPlan) -> Vec<CString> {
-    let mut env = plan.env.clone();
-    if env.iter().any(|e| e.as_bytes().starts_with(b"HOME=")) {
-        return env;
-    }
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let home = passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() >= 6 && f[2].parse::<u32>() == Ok(plan.uid))
-        .map(|f| f[5].to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "/".into());
-    if let Ok(var) = CString::new(format!("HOME={home}")) {
-        env.push(var);
-    }
-    env
-}
-
-fn user_err(step: &'static str) -> impl Fn(nix::Error) -> InitError {
-    move |source| InitError::User { step, source }
-}
-
-/// Bounding set first (needs CAP_SETPCAP), then groups and ids with KEEPCAPS so the
-/// permitted set survives the uid change, then the remaining capability sets.
-fn set_ids_and_caps(plan: &InitPlan) -> Result<(), InitError> {
-    plan.caps.apply_bounding()?;
-    nix::sys::prctl::set_keepcaps(true).map_err(user_err("keepcaps"))?;
-    let groups: Vec<Gid> = plan.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
-    nix::unistd::setgroups(&groups).map_err(user_err("setgroups (additionalGids)"))?;
-    let (uid, gid) = (Uid::from_raw(plan.uid), Gid::from_raw(plan.gid));
-    nix::unistd::setresgid(gid, gid, gid).map_err(user_err("setresgid (gid)"))?;
-    nix::unistd::setresuid(uid, uid, uid).map_err(user_err("setresuid (uid)"))?;
-    nix::sys::prctl::set_keepcaps(false).map_err(user_err("keepcaps"))?;
-    plan.caps.apply_sets()?;
-    if let Some(mask) = plan.umask {
-        nix::sys::stat::umask(Mode::from_bits_truncate(mask));
-    }
-    Ok(())
-}
-
-/// Everything above stdio and the preserved fds is closed at execve.
-fn seal_fds(plan: &InitPlan) -> Result<(), InitError> {
-    crate::sys::process::cloexec_from(3 + plan.preserve_fds).map_err(InitError::Fds)?;
-    for fd in 3..3 + plan.preserve_fds {
-        crate::sys::process::clear_cloexec(fd as i32).map_err(InitError::Fds)?;
-    }
-    Ok(())
 }
 
 /// Block until `start` writes a byte into the exec fifo. The fifo was opened read-write

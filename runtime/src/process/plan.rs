@@ -6,7 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use nix::sys::resource::Resource;
-use oci_spec::runtime::{Hook, LinuxNamespaceType, PosixRlimit};
+use oci_spec::runtime::{Hook, LinuxNamespaceType, LinuxSeccomp, PosixRlimit, Process};
 use thiserror::Error;
 
 use crate::caps::CapsPlan;
@@ -53,6 +53,17 @@ pub struct InitPlan {
     pub hostname: Option<String>,
     pub domainname: Option<String>,
     pub sysctl: Vec<Sysctl>,
+    pub process: ProcessPlan,
+    pub new_keyring: Option<CString>,
+    pub create_container_hooks: Vec<Hook>,
+    pub start_container_hooks: Vec<Hook>,
+    /// True when the parent must run prestart/createRuntime hooks mid-setup.
+    pub has_runtime_hooks: bool,
+}
+
+/// The process to run and its security settings: what the init and an `exec`'d process
+/// have in common.
+pub struct ProcessPlan {
     pub rlimits: Vec<Rlimit>,
     pub oom_score_adj: Option<i32>,
     pub no_new_privs: bool,
@@ -61,7 +72,7 @@ pub struct InitPlan {
     pub additional_gids: Vec<u32>,
     pub umask: Option<u32>,
     pub caps: CapsPlan,
-    /// linux.seccomp compiled to BPF, installed by init as late as it may be.
+    /// linux.seccomp compiled to BPF, installed as late as it may be.
     pub seccomp: Option<SeccompPlan>,
     pub cwd: PathBuf,
     pub args: Vec<CString>,
@@ -71,11 +82,6 @@ pub struct InitPlan {
     pub terminal: bool,
     pub console: Option<UnixStream>,
     pub preserve_fds: u32,
-    pub new_keyring: Option<CString>,
-    pub create_container_hooks: Vec<Hook>,
-    pub start_container_hooks: Vec<Hook>,
-    /// True when the parent must run prestart/createRuntime hooks mid-setup.
-    pub has_runtime_hooks: bool,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -157,9 +163,6 @@ impl InitPlan {
     pub fn new(spec: &ValidSpec, ns: NsPlan, rootfs: RootfsPlan, opts: LaunchOptions) -> Result<InitPlan, PlanError> {
         let s = &spec.spec;
         let process = s.process().as_ref().ok_or_else(|| invalid("process", "missing"))?;
-        let mut env: Vec<String> = process.env().clone().unwrap_or_default();
-        env.extend(opts.extra_env);
-        let search_path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_string();
         let hooks = s.hooks().as_ref();
         let hook_list = |f: fn(&oci_spec::runtime::Hooks) -> &Option<Vec<Hook>>| hooks.and_then(|h| f(h).clone()).unwrap_or_default();
         let has_runtime_hooks = !hook_list(|h| h.prestart()).is_empty() || !hook_list(|h| h.create_runtime()).is_empty();
@@ -167,11 +170,7 @@ impl InitPlan {
         if (s.hostname().is_some() || s.domainname().is_some()) && !uts {
             return Err(invalid("hostname", "setting a hostname or domainname needs a uts namespace; add {\"type\": \"uts\"}"));
         }
-        if process.terminal().unwrap_or(false) && opts.console.is_none() {
-            return Err(invalid("process.terminal", "true but no --console-socket was given; pass one, or set terminal to false"));
-        }
-        let no_new_privs = process.no_new_privileges().unwrap_or(false);
-        let seccomp = s.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(|c| SeccompPlan::compile(c, no_new_privs)).transpose()?;
+        let seccomp = s.linux().as_ref().and_then(|l| l.seccomp().as_ref());
         Ok(InitPlan {
             in_user_ns: spec.has_ns(LinuxNamespaceType::User),
             ns,
@@ -179,6 +178,33 @@ impl InitPlan {
             hostname: s.hostname().clone(),
             domainname: s.domainname().clone(),
             sysctl: plan_sysctl(spec),
+            process: ProcessPlan::new(process, seccomp, opts.extra_env, opts.console, opts.preserve_fds)?,
+            new_keyring: opts.new_keyring,
+            create_container_hooks: hook_list(|h| h.create_container()),
+            start_container_hooks: hook_list(|h| h.start_container()),
+            has_runtime_hooks,
+        })
+    }
+}
+
+impl ProcessPlan {
+    /// From an OCI process object (config.json's, or `exec`'s) and the container's
+    /// seccomp profile.
+    pub fn new(
+        process: &Process,
+        seccomp: Option<&LinuxSeccomp>,
+        extra_env: Vec<String>,
+        console: Option<UnixStream>,
+        preserve_fds: u32,
+    ) -> Result<ProcessPlan, PlanError> {
+        let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+        env.extend(extra_env);
+        let search_path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_string();
+        if process.terminal().unwrap_or(false) && console.is_none() {
+            return Err(invalid("process.terminal", "true but no --console-socket was given; pass one, or set terminal to false"));
+        }
+        let no_new_privs = process.no_new_privileges().unwrap_or(false);
+        Ok(ProcessPlan {
             rlimits: plan_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?,
             oom_score_adj: process.oom_score_adj(),
             no_new_privs,
@@ -187,18 +213,14 @@ impl InitPlan {
             additional_gids: process.user().additional_gids().clone().unwrap_or_default(),
             umask: process.user().umask(),
             caps: CapsPlan::from_spec(process.capabilities().as_ref())?,
-            seccomp,
+            seccomp: seccomp.map(|c| SeccompPlan::compile(c, no_new_privs)).transpose()?,
             cwd: process.cwd().clone(),
             args: cstrings("process.args", process.args().as_deref().unwrap_or(&[]))?,
             env: cstrings("process.env", &env)?,
             search_path,
             terminal: process.terminal().unwrap_or(false),
-            console: opts.console,
-            preserve_fds: opts.preserve_fds,
-            new_keyring: opts.new_keyring,
-            create_container_hooks: hook_list(|h| h.create_container()),
-            start_container_hooks: hook_list(|h| h.start_container()),
-            has_runtime_hooks,
+            console,
+            preserve_fds,
         })
     }
 }

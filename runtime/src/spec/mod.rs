@@ -8,7 +8,7 @@ pub mod default;
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -21,6 +21,8 @@ pub enum SpecError {
     Parse { path: PathBuf, msg: String },
     #[error("config.json: {field}: {msg}")]
     Invalid { field: String, msg: String },
+    #[error("exec: process {field}: {msg}")]
+    ExecProcess { field: &'static str, msg: String },
 }
 
 fn invalid(field: impl Into<String>, msg: impl Into<String>) -> SpecError {
@@ -105,21 +107,37 @@ fn check_process(spec: &Spec) -> Result<(), SpecError> {
     let Some(process) = spec.process() else {
         return Err(invalid("process", "missing; a container needs a process to run"));
     };
+    match process_problem(process) {
+        Some((field, msg)) => Err(invalid(format!("process.{field}"), msg)),
+        None => Ok(()),
+    }
+}
+
+/// Validates the process an `exec` runs (from --process, or the container's with flags).
+pub fn check_exec_process(process: &Process) -> Result<(), SpecError> {
+    match process_problem(process) {
+        Some((field, msg)) => Err(SpecError::ExecProcess { field, msg }),
+        None => Ok(()),
+    }
+}
+
+/// The first field of a process object that the runtime cannot run, and why.
+fn process_problem(process: &Process) -> Option<(&'static str, String)> {
     if process.args().as_ref().is_none_or(|a| a.is_empty() || a[0].is_empty()) {
-        return Err(invalid("process.args", "empty; give the program to run, e.g. [\"/bin/sh\"]"));
+        return Some(("args", "empty; give the program to run, e.g. [\"/bin/sh\"]".into()));
     }
     if !process.cwd().is_absolute() {
-        return Err(invalid("process.cwd", format!("{:?} is not absolute; use a path starting with /", process.cwd())));
+        return Some(("cwd", format!("{:?} is not absolute; use a path starting with /", process.cwd())));
     }
     for var in process.env().as_deref().unwrap_or(&[]) {
         if !var.contains('=') || var.contains('\0') {
-            return Err(invalid("process.env", format!("{var:?} is not of the form KEY=VALUE")));
+            return Some(("env", format!("{var:?} is not of the form KEY=VALUE")));
         }
     }
     if process.args().iter().flatten().any(|a| a.contains('\0')) {
-        return Err(invalid("process.args", "an argument contains a NUL byte"));
+        return Some(("args", "an argument contains a NUL byte".into()));
     }
-    Ok(())
+    None
 }
 
 fn check_linux(spec: &Spec) -> Result<(), SpecError> {

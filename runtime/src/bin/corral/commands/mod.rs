@@ -3,6 +3,7 @@
 mod create;
 mod delete;
 mod events;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -28,6 +29,8 @@ pub enum Command {
     Start(start::Args),
     /// Create and start a container, and wait for it unless --detach.
     Run(run::Args),
+    /// Run another process in a running container.
+    Exec(Box<exec::Args>),
     /// Print a container's OCI state as JSON.
     State(state::Args),
     /// Send a signal to a container.
@@ -58,6 +61,7 @@ impl Command {
             Command::Create(a) => create::run(a, g),
             Command::Start(a) => start::run(a, g),
             Command::Run(a) => run::run(a, g),
+            Command::Exec(a) => exec::run(*a, g),
             Command::State(a) => state::run(a, g),
             Command::Kill(a) => kill::run(a, g),
             Command::Delete(a) => delete::run(a, g),
