@@ -279,6 +279,10 @@ fn delete_of_missing_container_fails_clearly() {
     let rt = Runtime::new();
     let id = unique_id();
     assert_names_missing_container(&rt.delete(&id, false), &id);
+    // As with runc, `delete --force` of what is not there succeeds: containerd's shim
+    // follows every delete with one.
+    assert_ok(&rt.delete(&id, true), "delete --force of a missing container");
+    assert!(!rt.root().join(&id).exists(), "no state dir appears");
 }
 
 #[test]
@@ -303,10 +307,18 @@ fn missing_executable_is_named() {
     skip_unless_root!();
     let rt = Runtime::new();
     let mut bundle = Bundle::new();
-    bundle.set_args(&["/bin/nope"]);
-    let id = unique_id();
-    assert_fails_with(&rt.run(&bundle, &id, &[]), &["/bin/nope"]);
-    rt.assert_no_leftovers(&id, &bundle);
+    // The wording is what podman and containerd turn into exit codes 127 and 126.
+    let cases: [(&str, &[&str]); 3] = [
+        ("/bin/nope", &["/bin/nope", "no such file or directory"]),
+        ("nope", &["nope", "executable file not found in"]),
+        ("/etc/passwd", &["/etc/passwd", "permission denied"]),
+    ];
+    for (program, words) in cases {
+        bundle.set_args(&[program]);
+        let id = unique_id();
+        assert_fails_with(&rt.run(&bundle, &id, &[]), words);
+        rt.assert_no_leftovers(&id, &bundle);
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@
 // The --preserve-fds tests place fds 3 and 4 in the runtime with dup2.
 #![allow(unsafe_code)]
 
-use corral_tests::check::stdout_text;
+use corral_tests::check::{stderr_text, stdout_text};
 use corral_tests::leaks::state_entries;
 use corral_tests::tempdir::TempDir;
 use corral_tests::*;
@@ -440,20 +440,19 @@ fn json_log_records_a_failing_command() {
     let dir = TempDir::new("log");
     let log = dir.path().join("log.json");
     let log_flags = ["--log", log.to_str().unwrap(), "--log-format", "json"];
-    let out = rt.cmd(&[&log_flags[..], &["delete", "ct-no-such"]].concat());
-    assert!(
-        !out.status.success(),
-        "deleting a missing container succeeded"
-    );
+    // A command that fails, and a usage error that stops argument parsing itself.
+    for args in [&["delete", "ct-no-such"][..], &["create", "--no-such-flag", "x"][..]] {
+        let out = rt.cmd(&[&log_flags[..], args].concat());
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(stderr_text(&out).trim().lines().count(), 1, "one error line: {}", stderr_text(&out));
+    }
     let text = fs::read_to_string(&log).expect("log file written");
     let records: Vec<Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    let error = records.iter().find(|r| r["level"] == "error");
-    let error = error.unwrap_or_else(|| panic!("no JSON record with level=error:\n{text}"));
-    let msg = error["msg"].as_str().unwrap_or("");
-    assert!(!msg.is_empty(), "error record has no msg: {error}");
+    let errors: Vec<&str> = records.iter().filter(|r| r["level"] == "error").filter_map(|r| r["msg"].as_str()).collect();
+    assert!(errors.len() == 2 && errors[1].contains("--no-such-flag"), "two error records, the second naming the flag:\n{text}");
 }
 
 #[test]

@@ -15,7 +15,13 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn delete(root: &Path, id: &str, force: bool) -> crate::Result<()> {
     crate::id::validate(id)?;
-    let dir = StateRoot::new(root).open(id)?;
+    let dir = match StateRoot::new(root).open(id) {
+        // As runc: forcing the delete of what is not there succeeds, so callers that
+        // always follow a delete with `delete --force` (containerd's shim, podman after a
+        // failed create) see no error.
+        Err(crate::state::StateError::NotFound(_)) if force => return Ok(()),
+        other => other?,
+    };
     let _lock = dir.lock()?;
     let Some(saved) = dir.load()? else {
         // A create that died half-way left only its directory.

@@ -27,8 +27,14 @@ pub enum StepError {
     Caps(#[from] crate::caps::CapsError),
     #[error("process.cwd {path}: {source}")]
     Cwd { path: PathBuf, source: std::io::Error },
-    #[error("process.args[0] {path:?}: not found in the container's PATH or not executable; check the rootfs and process.env PATH")]
+    // The wording matters: podman and containerd pick exit codes 127 and 126 from "no such
+    // file or directory", "executable file not found in" and "permission denied".
+    #[error("process.args[0] {path:?}: no such file or directory in the container; check the rootfs")]
     NotFound { path: String },
+    #[error("process.args[0] {name:?}: executable file not found in $PATH ({search_path}); check the rootfs and process.env PATH")]
+    NotInPath { name: String, search_path: String },
+    #[error("process.args[0] {path:?}: permission denied: not an executable file")]
+    NotExecutable { path: String },
     #[error("closing inherited fds: {0}")]
     Fds(std::io::Error),
     #[error(transparent)]
@@ -81,15 +87,41 @@ pub fn set_oom_score_adj(plan: &ProcessPlan) -> Result<(), StepError> {
 /// name rather than after the caller has moved on.
 pub fn find_executable(plan: &ProcessPlan) -> Result<CString, StepError> {
     let arg0 = plan.args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
-    let executable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok() && !p.is_dir();
-    let found = if arg0.contains('/') {
-        let p = if Path::new(&arg0).is_absolute() { PathBuf::from(&arg0) } else { plan.cwd.join(&arg0) };
-        executable(&p).then_some(p)
+    let path = if arg0.contains('/') {
+        let path = if Path::new(&arg0).is_absolute() { PathBuf::from(&arg0) } else { plan.cwd.join(&arg0) };
+        match executable(&path) {
+            Some(true) => path,
+            Some(false) => return Err(StepError::NotExecutable { path: arg0 }),
+            None => return Err(StepError::NotFound { path: arg0 }),
+        }
     } else {
-        plan.search_path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(&arg0)).find(|p| executable(p))
+        let candidates = plan.search_path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(&arg0));
+        let mut found_unusable = None;
+        let mut found = None;
+        for candidate in candidates {
+            match executable(&candidate) {
+                Some(true) => {
+                    found = Some(candidate);
+                    break;
+                }
+                Some(false) => found_unusable = found_unusable.or(Some(candidate)),
+                None => {}
+            }
+        }
+        match (found, found_unusable) {
+            (Some(path), _) => path,
+            (None, Some(path)) => return Err(StepError::NotExecutable { path: path.display().to_string() }),
+            (None, None) => return Err(StepError::NotInPath { name: arg0, search_path: plan.search_path.clone() }),
+        }
     };
-    let path = found.ok_or(StepError::NotFound { path: arg0.clone() })?;
     CString::new(path.into_os_string().into_encoded_bytes()).map_err(|_| StepError::NotFound { path: arg0 })
+}
+
+/// Some(true): an executable file; Some(false): there, but a directory or without
+/// execute permission; None: nothing there.
+fn executable(path: &Path) -> Option<bool> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some(!meta.is_dir() && nix::unistd::access(path, nix::unistd::AccessFlags::X_OK).is_ok())
 }
 
 /// Like runc, give the process a HOME when the config sets none: the user's entry in the

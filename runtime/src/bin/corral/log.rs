@@ -11,6 +11,23 @@ pub enum Format {
     Json,
 }
 
+/// --log and --log-format picked out of raw arguments, for reporting a usage error that
+/// stopped clap from parsing them.
+pub fn destination_from_raw_args(args: impl Iterator<Item = std::ffi::OsString>) -> (Option<std::path::PathBuf>, Format) {
+    let (mut path, mut format) = (None, Format::Text);
+    let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+    for (i, arg) in args.iter().enumerate() {
+        let value = |flag: &str| arg.strip_prefix(&format!("{flag}=")).map(str::to_string).or_else(|| (arg == flag).then(|| args.get(i + 1).cloned()).flatten());
+        if let Some(p) = value("--log") {
+            path = Some(p.into());
+        }
+        if value("--log-format").as_deref() == Some("json") {
+            format = Format::Json;
+        }
+    }
+    (path, format)
+}
+
 pub struct Logger {
     file: Option<File>,
     format: Format,

@@ -48,6 +48,13 @@ enum Rootless {
     Auto,
 }
 
+/// clap's first line ("error: unexpected argument '--x' found"), without its prefix.
+fn usage_error_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    format!("{}; see `corral --help`", first.trim_start_matches("error: "))
+}
+
 /// What a subcommand needs from the global flags.
 pub struct Globals {
     pub root: PathBuf,
@@ -55,7 +62,21 @@ pub struct Globals {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and the like: clap's text on stdout.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        // A usage error is one line too, and reaches --log as a record, where podman and
+        // containerd look for it.
+        Err(e) => {
+            let (path, format) = log::destination_from_raw_args(std::env::args_os());
+            log::Logger::new(path.as_deref(), format).error(&usage_error_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     let logger = log::Logger::new(cli.log.as_deref(), cli.log_format);
     if cli.version {
         commands::print_version();
