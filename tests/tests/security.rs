@@ -437,3 +437,57 @@ fn symlinked_dev_console_is_refused() {
     assert_eq!(fs::read_to_string(rootfs.join("etc/target")).expect("read the target"), "untouched\n");
     assert_not_mounted_on_host(&rootfs);
 }
+
+/// CVE-2019-5736 as first published: the image replaces a program with a script whose
+/// interpreter is `#!/proc/self/exe`, so when `exec` runs it, the kernel starts the
+/// runtime's own binary inside the container, where the container's root can hold
+/// /proc/<pid>/exe open and write through it once that process is gone. Here the binary
+/// is made to wait (reading a fifo as its config.json) so the attack is not a race. The
+/// write must fail and the binary (a private copy) stay as it was.
+#[test]
+fn exec_of_a_proc_self_exe_script_cannot_reach_the_runtime() {
+    skip_unless_root!();
+    let copy_dir = TempDir::new("bin");
+    let copy = copy_dir.path().join("corral");
+    fs::copy(corral_bin(), &copy).expect("copy the runtime binary");
+    let binary_before = fs::read(&copy).expect("read the copy");
+    let rt = Runtime::with_bin(copy.clone());
+    let mut bundle = Bundle::new();
+    bundle.set("/root/readonly", json!(false));
+    let script = r#"
+        exec 2>>/out
+        mkdir -p /b && mkfifo /b/config.json
+        printf '#!/proc/self/exe --log\n' >/evil && chmod +x /evil
+        echo READY >>/out
+        while :; do
+            for d in /proc/[0-9]*; do
+                t=$(readlink $d/exe 2>/dev/null) || continue
+                case "$t" in /bin/busybox|/bin/probe|"") continue;; esac
+                exec 3<$d/exe
+                echo "HELD $t" >>/out
+                break 2
+            done
+        done
+        : >/b/config.json
+        while [ -d $d ]; do sleep 0.05; done
+        /bin/probe write /proc/self/fd/3 pwned >/dev/null 2>&1 && echo WROTE >>/out
+        (exec 4<>/proc/self/fd/3) 2>/dev/null && echo OPENED_RW >>/out
+        echo DONE >>/out
+        exec /bin/probe pause"#;
+    bundle.set_args(&["/bin/sh", "-c", script]);
+    let id = unique_id();
+    rt.create_and_start(&bundle, &id);
+    let out = bundle.rootfs().join("out");
+    let report_has = |word: &str| fs::read_to_string(&out).unwrap_or_default().lines().any(|l| l.starts_with(word));
+    wait_until(|| report_has("READY"), "the container never got ready", &out);
+    // The script runs the runtime binary in the container as `corral --log /evil run
+    // --bundle /b x`, which blocks on the fifo until the attacker holds its image.
+    let exec = rt.exec(&id, &[], &["/evil", "run", "--bundle", "/b", "x"]);
+    assert!(!exec.status.success(), "the runtime binary run in the container failed on the empty config");
+    wait_until(|| report_has("DONE"), "the attack never finished", &out);
+    assert!(fs::read(&copy).expect("read the copy again") == binary_before, "the runtime binary changed");
+    let seen = fs::read_to_string(&out).expect("the attacker's report");
+    assert!(seen.contains("HELD"), "the attack never got hold of the runtime image: {seen}");
+    assert!(!seen.contains("WROTE") && !seen.contains("OPENED_RW"), "the container could write the runtime image: {seen}");
+    rt.delete_force_and_check(&id, &bundle);
+}
