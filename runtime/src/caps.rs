@@ -27,27 +27,45 @@ pub struct CapsPlan {
     pub ambient: CapsHashSet,
 }
 
-fn convert(set: &Option<Capabilities>) -> Result<CapsHashSet, CapsError> {
+/// The caps of one set, without those the running kernel lacks (named in `skipped`).
+fn convert(set: &Option<Capabilities>, supported: &CapsHashSet, skipped: &mut Vec<String>) -> Result<CapsHashSet, CapsError> {
     let mut out = CapsHashSet::new();
     for cap in set.iter().flatten() {
         let name = format!("CAP_{cap}");
-        let parsed: Capability = name.parse().map_err(|_| CapsError::Unknown(name))?;
-        out.insert(parsed);
+        let parsed: Capability = name.parse().map_err(|_| CapsError::Unknown(name.clone()))?;
+        if supported.contains(&parsed) {
+            out.insert(parsed);
+        } else if !skipped.contains(&name) {
+            skipped.push(name);
+        }
     }
     Ok(out)
 }
 
 impl CapsPlan {
-    /// No capabilities section means no capabilities at all, as in runc.
+    /// No capabilities section means no capabilities at all, as in runc. A capability the
+    /// running kernel does not have (a newer one on an older kernel) is left out with a
+    /// warning, as runc does; a name no kernel knows was refused when config.json was read.
     pub fn from_spec(caps: Option<&LinuxCapabilities>) -> Result<CapsPlan, CapsError> {
-        let Some(c) = caps else { return Ok(CapsPlan::default()) };
-        Ok(CapsPlan {
-            bounding: convert(c.bounding())?,
-            effective: convert(c.effective())?,
-            permitted: convert(c.permitted())?,
-            inheritable: convert(c.inheritable())?,
-            ambient: convert(c.ambient())?,
-        })
+        let (plan, skipped) = CapsPlan::for_kernel(caps, &caps::runtime::thread_all_supported())?;
+        if !skipped.is_empty() {
+            eprintln!("corral: warning: this kernel lacks {}; left out of process.capabilities", skipped.join(", "));
+        }
+        Ok(plan)
+    }
+
+    fn for_kernel(caps: Option<&LinuxCapabilities>, supported: &CapsHashSet) -> Result<(CapsPlan, Vec<String>), CapsError> {
+        let mut skipped = Vec::new();
+        let Some(c) = caps else { return Ok((CapsPlan::default(), skipped)) };
+        let mut set = |s| convert(s, supported, &mut skipped);
+        let plan = CapsPlan {
+            bounding: set(c.bounding())?,
+            effective: set(c.effective())?,
+            permitted: set(c.permitted())?,
+            inheritable: set(c.inheritable())?,
+            ambient: set(c.ambient())?,
+        };
+        Ok((plan, skipped))
     }
 
     /// Drop from the bounding set everything the config does not name. Needs CAP_SETPCAP,
@@ -77,5 +95,32 @@ impl CapsPlan {
             caps::raise(None, CapSet::Ambient, *cap).map_err(|source| CapsError::Apply { set: "ambient", source })?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{Capability as OciCap, LinuxCapabilitiesBuilder};
+
+    /// A kernel that lacks a capability the config names: that one is left out and named,
+    /// the others are kept.
+    #[test]
+    fn capabilities_the_kernel_lacks_are_skipped_and_named() {
+        let set: Capabilities = [OciCap::Kill, OciCap::CheckpointRestore].into_iter().collect();
+        let none = Capabilities::new();
+        let caps = LinuxCapabilitiesBuilder::default()
+            .bounding(set.clone())
+            .effective(set)
+            .permitted(none.clone())
+            .inheritable(none.clone())
+            .ambient(none)
+            .build()
+            .unwrap();
+        let old_kernel: CapsHashSet = [Capability::CAP_KILL, Capability::CAP_CHOWN].into_iter().collect();
+        let (plan, skipped) = CapsPlan::for_kernel(Some(&caps), &old_kernel).unwrap();
+        assert_eq!(skipped, ["CAP_CHECKPOINT_RESTORE"]);
+        let kill_only: CapsHashSet = [Capability::CAP_KILL].into_iter().collect();
+        assert_eq!((plan.bounding, plan.effective), (kill_only.clone(), kill_only));
     }
 }

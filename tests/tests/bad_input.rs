@@ -364,3 +364,15 @@ fn hook_that_outlives_its_timeout_fails_create_quickly() {
     );
     rt.assert_no_leftovers(&id, &bundle);
 }
+
+/// A capability name no kernel knows (a typo) is refused by name; runc and crun pass it
+/// over, which runtime-tools' process_capabilities_fail counts as a failure.
+#[test]
+fn unknown_capability_name_is_refused() {
+    skip_unless_root!();
+    let mut bundle = Bundle::new();
+    let caps = bundle.config_mut()["process"]["capabilities"]["bounding"].as_array_mut().expect("bounding set");
+    caps.push(serde_json::json!("CAP_TEST"));
+    bundle.save();
+    assert_create_fails(&bundle, &["process.capabilities", "CAP_TEST", "not a linux capability"]);
+}

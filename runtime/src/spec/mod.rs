@@ -53,6 +53,19 @@ fn namespaces(spec: &Spec) -> &[oci_spec::runtime::LinuxNamespace] {
     spec.linux().as_ref().and_then(|l| l.namespaces().as_deref()).unwrap_or(&[])
 }
 
+/// serde's message, except for the one mistake worth a better word: a capability name no
+/// kernel knows (oci-spec reports it as an unknown enum variant).
+fn parse_error(path: &Path, e: &serde_json::Error) -> SpecError {
+    let msg = e.to_string();
+    match msg.strip_prefix("no variant for ").and_then(|rest| rest.split_whitespace().next()) {
+        Some(cap) if cap.starts_with("CAP_") => invalid(
+            "process.capabilities",
+            format!("{cap} is not a Linux capability; check the spelling (e.g. CAP_NET_ADMIN)"),
+        ),
+        _ => SpecError::Parse { path: path.to_path_buf(), msg },
+    }
+}
+
 /// Read `<bundle>/config.json` and validate it.
 pub fn load(bundle: &Path) -> Result<ValidSpec, SpecError> {
     let bundle = std::path::absolute(bundle).map_err(|source| SpecError::Read { path: bundle.into(), source })?;
@@ -62,7 +75,7 @@ pub fn load(bundle: &Path) -> Result<ValidSpec, SpecError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SpecError::Missing(bundle)),
         Err(source) => return Err(SpecError::Read { path, source }),
     };
-    let spec: Spec = serde_json::from_slice(&text).map_err(|e| SpecError::Parse { path: path.clone(), msg: e.to_string() })?;
+    let spec: Spec = serde_json::from_slice(&text).map_err(|e| parse_error(&path, &e))?;
     validate(spec, bundle)
 }
 
