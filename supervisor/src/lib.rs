@@ -1,0 +1,16 @@
+//! corral-supervisor: what `corrald` is built from.
+//!
+//! - `manifest`: the TOML file declaring a device's services, parsed and validated
+//!   with every error located (line, column, service).
+//! - `core`: the pure decision logic. Events from the world update an `Observed`
+//!   state; `core::reconcile` compares it with the manifest at an injected time and
+//!   returns the actions to take. No I/O, no clock, no threads.
+//! - `units`, `signal`, `device`, `graph`: small helpers the two share.
+#![deny(unsafe_code)]
+
+pub mod core;
+pub mod device;
+pub mod graph;
+pub mod manifest;
+pub mod signal;
+pub mod units;
