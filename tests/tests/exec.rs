@@ -241,3 +241,41 @@ fn exec_bad_input_is_one_clear_line_and_leaves_nothing() {
     assert_fails_with(&rt.exec("no-such-container", &[], &["/bin/true"]), &["does not exist"]);
     rt.delete_force_and_check(&id, &bundle);
 }
+
+#[test]
+fn exec_enters_the_containers_user_namespace() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::new();
+    bundle.set_namespace("user", None);
+    let mapping = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    bundle.set("/linux/uidMappings", mapping.clone());
+    bundle.set("/linux/gidMappings", mapping);
+    let (id, init) = started(&rt, &mut bundle);
+    let report = exec_report(&rt, &id, &[]);
+    assert_eq!(report.namespace("user"), ns_of(init, "user"));
+    assert_eq!((report.int("uid"), report.int("gid")), (0, 0), "root inside the namespace");
+    let map = rt.exec(&id, &[], &["/bin/probe", "read", "/proc/self/uid_map"]);
+    assert!(stdout_text(&map).split_whitespace().eq(["0", "100000", "65536"]), "{}", stdout_text(&map));
+    rt.delete_force_and_check(&id, &bundle);
+}
+
+/// With --no-pivot the init is chrooted inside its mount namespace, whose root is still
+/// the host's: exec must land in the container's root all the same.
+#[test]
+fn exec_lands_in_the_root_of_a_no_pivot_container() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["pause"]);
+    fs::write(bundle.rootfs().join("marker"), "no-pivot root\n").expect("write marker");
+    bundle.save();
+    let id = unique_id();
+    assert_ok(&rt.create(&bundle, &id, &["--no-pivot"]), "create --no-pivot");
+    assert_ok(&rt.start(&id), "start");
+    let out = rt.exec(&id, &[], &["/bin/probe", "read", "/marker"]);
+    assert_ok(&out, "exec read /marker");
+    assert!(stdout_text(&out).contains("no-pivot root"), "{}", stdout_text(&out));
+    let report = exec_report(&rt, &id, &[]);
+    assert_eq!(report.str("cwd"), "/");
+    rt.delete_force_and_check(&id, &bundle);
+}
