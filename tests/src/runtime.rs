@@ -357,7 +357,7 @@ fn bundle_args(verb: &str, bundle: &Bundle, id: &str, extra: &[&str]) -> Vec<Str
 }
 
 /// Waits for the child; kills and reaps it if it outlives `timeout`.
-fn wait_or_kill(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+pub(crate) fn wait_or_kill(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + timeout;
     loop {
         match child.try_wait() {

@@ -248,6 +248,10 @@ fn start_of_stopped_container_fails() {
     rt.create_and_start(&bundle, &id);
     rt.wait_for_status(&id, "stopped", Duration::from_secs(10));
     assert_fails_with(&rt.start(&id), &["stopped"]);
+    // As runc, in the words containerd's shim reads as "already finished"; with --all
+    // there is nothing left to do, which succeeds.
+    assert_fails_with(&rt.kill(&id, "TERM"), &["container not running"]);
+    assert_ok(&rt.kill_all(&id, "KILL"), "kill --all of a stopped container");
     assert_ok(&rt.delete(&id, false), "delete");
     rt.assert_no_leftovers(&id, &bundle);
 }

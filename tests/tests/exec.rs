@@ -266,7 +266,7 @@ fn exec_enters_the_containers_user_namespace() {
 fn exec_lands_in_the_root_of_a_no_pivot_container() {
     skip_unless_root!();
     let rt = Runtime::new();
-    let mut bundle = Bundle::with_probe(&["pause"]);
+    let bundle = Bundle::with_probe(&["pause"]);
     fs::write(bundle.rootfs().join("marker"), "no-pivot root\n").expect("write marker");
     bundle.save();
     let id = unique_id();

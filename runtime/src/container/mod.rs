@@ -34,6 +34,8 @@ pub enum LifecycleError {
     WrongState { id: String, status: Status, what: &'static str },
     #[error("container {0:?} is still being created; try again, or `delete --force` it if its create was interrupted")]
     Creating(String),
+    #[error("container not running: {id:?} has stopped, there is nothing to signal")]
+    NotRunning { id: String },
     #[error("container {id:?}: the init process is gone; `delete` the container")]
     InitGone { id: String },
     #[error("container {id:?}: its process failed to start after `start` (startContainer hook or exec); see the container's stderr")]

@@ -22,8 +22,11 @@ pub fn parse_signal(text: &str) -> Result<i32, LifecycleError> {
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> crate::Result<()> {
     let (dir, saved) = open(root, id)?;
     let status = dir.status(&saved);
+    // As runc: `kill --all` of a stopped container has nothing left to do and succeeds;
+    // a plain kill fails with "container not running", the words containerd's shim
+    // reads as "already finished" (so `ctr task delete --force` can go on).
     if status == Status::Stopped {
-        return Err(LifecycleError::WrongState { id: id.to_string(), status, what: "there is nothing to signal" }.into());
+        return if all { Ok(()) } else { Err(LifecycleError::NotRunning { id: id.to_string() }.into()) };
     }
     if all {
         signal_all(&saved, signal)?;
