@@ -5,12 +5,18 @@
 //! - `core`: the pure decision logic. Events from the world update an `Observed`
 //!   state; `core::reconcile` compares it with the manifest at an injected time and
 //!   returns the actions to take. No I/O, no clock, no threads.
-//! - `units`, `signal`, `device`, `graph`: small helpers the two share.
+//! - `daemon`: `corrald run`, the event loop that carries out the core's actions
+//!   through the `corral` runtime binary and reports what happens back as events.
+//! - `sys`: the only module with `unsafe` (syscalls nix does not wrap).
+//! - `units`, `signal`, `device`, `graph`: small helpers the others share.
 #![deny(unsafe_code)]
 
 pub mod core;
+pub mod daemon;
 pub mod device;
 pub mod graph;
 pub mod manifest;
 pub mod signal;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod units;

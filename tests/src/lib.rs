@@ -15,6 +15,7 @@ pub mod leaks;
 pub mod paths;
 pub mod report;
 pub mod runtime;
+pub mod supervisor;
 pub mod tempdir;
 
 pub use bundle::Bundle;

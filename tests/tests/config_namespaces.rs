@@ -199,3 +199,16 @@ fn sysctl_in_network_namespace_leaves_the_host_alone() {
     let after = std::fs::read_to_string(path).expect("read host sysctl");
     assert_eq!(after, before, "host sysctl changed");
 }
+
+/// A new network namespace has its loopback up (IFF_UP), as with runc and crun, so the
+/// container can talk to 127.0.0.1.
+#[test]
+fn new_network_namespace_has_loopback_up() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::new();
+    bundle.set_namespace("network", None);
+    let flags = probe_ok(&rt, &mut bundle, &["read", "/sys/class/net/lo/flags"]);
+    let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).expect("hex flags");
+    assert_ne!(flags & 1, 0, "lo is up (flags {flags:#x})");
+}

@@ -40,6 +40,8 @@ pub enum InitError {
     Console(#[from] crate::console::ConsoleError),
     #[error(transparent)]
     Step(#[from] super::steps::StepError),
+    #[error("bringing up loopback in the new network namespace: {0}")]
+    Loopback(std::io::Error),
     #[error("session keyring: {0}")]
     Keyring(std::io::Error),
     #[error("waiting for start: {0}")]
@@ -83,6 +85,9 @@ fn setup(plan: &InitPlan, chan: &mut Channel, fifo: &mut File) -> Result<Ready, 
     crate::namespaces::child_join_user(&plan.ns)?;
     become_userns_root(plan)?;
     crate::namespaces::child_unshare_cgroup(&plan.ns)?;
+    if plan.ns.clone_flags.contains(nix::sched::CloneFlags::CLONE_NEWNET) {
+        crate::sys::net::loopback_up().map_err(InitError::Loopback)?;
+    }
     nix::unistd::setsid().map_err(user_err("setsid"))?;
     join_keyring(plan)?;
     crate::rootfs::prepare(&plan.rootfs)?;

@@ -6,5 +6,6 @@
 pub mod bpf;
 pub mod fs;
 pub mod mount;
+pub mod net;
 pub mod process;
 pub mod seccomp;

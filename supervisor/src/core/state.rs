@@ -126,6 +126,10 @@ pub enum ExitStatus {
     OomKilled,
     /// The runtime could not create or start the container.
     StartFailed(String),
+    /// It ended while no corrald was its parent (a container re-adopted after corrald
+    /// restarted is watched by pidfd, which tells that it exited but not how). Counts
+    /// as a failure.
+    Unknown,
 }
 
 impl ExitStatus {
@@ -191,7 +195,7 @@ pub enum Event {
 }
 
 impl ServiceState {
-    pub(crate) fn new(now: Instant) -> ServiceState {
+    pub fn new(now: Instant) -> ServiceState {
         ServiceState {
             phase: Phase::Waiting { not_before: now },
             definition: None,
@@ -238,6 +242,19 @@ impl Observed {
                 state.restart_requested = true;
             }),
         }
+    }
+
+    /// Takes over a container that was already running when corrald started (left by
+    /// an earlier corrald): the service is `Running` from `now` under a fresh run, with
+    /// `definition` as what it runs. Returns that run, or None for an unknown service
+    /// or one already live.
+    pub fn adopt(&mut self, service: &str, definition: Service, now: Instant) -> Option<RunId> {
+        let run = self.next_run;
+        let state = self.services.get_mut(service).filter(|state| state.live_run().is_none())?;
+        state.definition = Some(definition);
+        state.phase = Phase::Running { run, since: now, health: Health::default() };
+        self.next_run += 1;
+        Some(run)
     }
 
     fn with(&mut self, service: &str, change: impl FnOnce(&mut ServiceState)) {

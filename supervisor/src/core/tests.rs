@@ -343,3 +343,20 @@ fn operator_stop_start_and_restart() {
     exit(&mut observed, "a", ExitStatus::Signal(15), at(60_003));
     assert_eq!(started(&reconcile(&desired, &mut observed, at(60_003))), ["a"], "restart is immediate");
 }
+
+#[test]
+fn an_adopted_container_is_running_and_its_unknown_exit_is_a_failure() {
+    let text = service("a", "restart = { policy = \"on-failure\", backoff = { initial = \"1s\", jitter = 0.0 } }")
+        + &service("b", "depends_on = [\"a\"]");
+    let desired = manifest(&text);
+    let mut observed = Observed::new(SEED);
+    for name in ["a", "b"] {
+        observed.services.insert(name.into(), ServiceState::new(at(0)));
+    }
+    let run = observed.adopt("a", desired.services["a"].clone(), at(0)).expect("a is adopted");
+    assert_eq!(observed.adopt("a", desired.services["a"].clone(), at(0)), None, "no second adoption");
+    assert_eq!(started(&start_all(&desired, &mut observed, at(0))), ["b"], "a is not started again");
+    observed.apply(Event::Exited { service: "a".into(), run, status: ExitStatus::Unknown }, at(10));
+    reconcile(&desired, &mut observed, at(10));
+    assert_eq!(observed.services["a"].phase, Phase::Waiting { not_before: at(1_010) });
+}

@@ -20,7 +20,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "usage: probe report | exit N | sleep SECS | signal-self SIG | write PATH [TEXT] | \
-read PATH | stat PATH | ls DIR | readlink PATH | env | pause [--exit-on-term]";
+read PATH | stat PATH | ls DIR | readlink PATH | env | pause [--exit-on-term] | \
+without SYSCALL[,SYSCALL...] PROGRAM [ARGS...]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,8 +40,29 @@ fn main() -> ExitCode {
         ["env"] => print_env(),
         ["pause"] => pause(false),
         ["pause", "--exit-on-term"] => pause(true),
+        ["without", names, program, rest @ ..] => exec_without(names, program, rest),
         _ => usage(),
     }
+}
+
+/// Runs PROGRAM as on an older kernel: the named syscalls fail with ENOSYS.
+fn exec_without(names: &str, program: &str, args: &[&str]) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let mut numbers = Vec::new();
+    for name in names.split(',') {
+        match sys::syscall_number(name) {
+            Some(nr) => numbers.push(nr),
+            None => {
+                eprintln!("probe without: unknown syscall {name:?}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Err(err) = sys::fail_with_enosys(&numbers) {
+        return failed(&err);
+    }
+    let err = std::process::Command::new(program).args(args).exec();
+    failed(&err)
 }
 
 fn usage() -> ExitCode {
