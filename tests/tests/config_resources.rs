@@ -326,6 +326,9 @@ fn realtime_settings_reach_the_cpu_controller_or_fail_clearly() {
     if pure_v2() {
         // v2 has no realtime group scheduling: refused like runc, naming the settings.
         assert_fails_with(&out, &["realtime", "v2"]);
+    } else if !Path::new("/sys/fs/cgroup/cpu/cpu.rt_period_us").exists() {
+        // A kernel built without CONFIG_RT_GROUP_SCHED (Debian's) has no such files.
+        assert_fails_with(&out, &["realtimePeriod", "CONFIG_RT_GROUP_SCHED"]);
     } else {
         assert_ok(&out, "realtime period");
     }
@@ -537,6 +540,31 @@ fn network_class_id_without_net_cls_is_refused_naming_it() {
     let id = unique_id();
     assert_fails_with(&rt.run(&bundle, &id, &[]), &["network.classID", "net_cls"]);
     rt.assert_no_leftovers(&id, &bundle);
+}
+
+/// Where net_cls and net_prio are mounted (the v1 VM of scripts/test-v1): the container's
+/// process sits in a net_cls cgroup with the classID (which the kernel stamps on its
+/// sockets' packets) and a net_prio cgroup with the interface priority.
+#[test]
+fn network_class_id_and_priorities_apply_where_net_cls_is_mounted() {
+    skip_unless_root!();
+    if pure_v2() || !Path::new("/sys/fs/cgroup/net_cls").exists() {
+        eprintln!("skipped: no net_cls/net_prio hierarchy here (scripts/test-v1 runs this)");
+        return;
+    }
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["pause"]);
+    bundle.set(
+        "/linux/resources/network",
+        json!({"classID": 1048577, "priorities": [{"name": "lo", "priority": 5}]}),
+    );
+    let id = unique_id();
+    let pid = rt.create_and_start(&bundle, &id);
+    let class = cgroup_dir(pid, "net_cls").join("net_cls.classid");
+    assert_eq!(read_trimmed(&class), "1048577", "{}", class.display());
+    let map = read_trimmed(&cgroup_dir(pid, "net_prio").join("net_prio.ifpriomap"));
+    assert!(map.lines().any(|l| l.trim() == "lo 5"), "ifpriomap: {map}");
+    rt.delete_force_and_check(&id, &bundle);
 }
 
 #[test]
