@@ -7,10 +7,12 @@
 //!   returns the actions to take. No I/O, no clock, no threads.
 //! - `daemon`: `corrald run`, the event loop that carries out the core's actions
 //!   through the `corral` runtime binary and reports what happens back as events.
+//! - `client`: a client of corrald's control API (what `corralctl` is built on).
 //! - `sys`: the only module with `unsafe` (syscalls nix does not wrap).
 //! - `units`, `signal`, `device`, `graph`: small helpers the others share.
 #![deny(unsafe_code)]
 
+pub mod client;
 pub mod core;
 pub mod daemon;
 pub mod device;

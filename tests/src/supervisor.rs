@@ -1,13 +1,17 @@
 //! Driving `corrald run` in tests: a private state dir and manifest per daemon,
-//! signals by pid, the state file read back, and leak checks.
+//! signals by pid, the state file read back, leak checks, and its control API through
+//! `corralctl` (or a raw HTTP request on the socket).
 
 use crate::leaks;
 use crate::paths::{corral_bin, workspace_root};
 use crate::tempdir::TempDir;
 use serde_json::Value;
 use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,6 +26,33 @@ pub fn corrald_bin() -> PathBuf {
     candidates.into_iter().find(|bin| bin.is_file()).unwrap_or_else(|| {
         panic!("no corrald binary: run scripts/test, or build it and set CORRALD_BIN")
     })
+}
+
+/// The client under test: `$CORRALCTL_BIN`, else a release build made on first use in
+/// its own target dir (`<target>/corralctl`, like the probe's: the target dir of the
+/// `cargo test` running us may be locked), rebuilt if the sources changed.
+pub fn corralctl_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(build_corralctl).clone()
+}
+
+fn build_corralctl() -> PathBuf {
+    if let Some(bin) = std::env::var_os("CORRALCTL_BIN") {
+        return PathBuf::from(bin);
+    }
+    // A relative CARGO_TARGET_DIR is relative to the workspace, where cargo was run.
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| "target".into(), PathBuf::from);
+    let target = workspace_root().join(target);
+    let target_dir = target.join("corralctl");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--quiet", "--release", "-p", "corral-supervisor", "--bin", "corralctl", "--target-dir"])
+        .arg(&target_dir)
+        .current_dir(workspace_root())
+        .status()
+        .expect("run cargo build for corralctl");
+    let bin = target_dir.join("release/corralctl");
+    assert!(status.success() && bin.is_file(), "building corralctl failed");
+    bin
 }
 
 /// A service name unique to this test process: "<tag>-<pid>-<n>" (it becomes part of
@@ -92,6 +123,79 @@ impl Corrald {
 
     pub fn logs_dir(&self) -> PathBuf {
         self.state_dir().join("logs")
+    }
+
+    pub fn manifest_path(&self) -> PathBuf {
+        self.dir.path().join("manifest.toml")
+    }
+
+    /// The control socket: the `--socket` given, else corrald's default (in the state dir).
+    pub fn socket(&self) -> PathBuf {
+        let given = self.extra.iter().position(|arg| arg == "--socket").and_then(|at| self.extra.get(at + 1));
+        given.map_or_else(|| self.state_dir().join("corrald.sock"), PathBuf::from)
+    }
+
+    /// Makes corrald listen on `<test dir>/<name>` (`--socket`) from its next spawn on.
+    pub fn use_socket(&mut self, name: &str) {
+        let path = self.dir.path().join(name);
+        self.extra.extend(["--socket".to_string(), path.to_str().expect("UTF-8 temp dir").to_string()]);
+    }
+
+    /// A file in the test's private dir (for manifests to apply, follower output...).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `corralctl --socket <ours> ARGS...`, run to its end.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(corralctl_bin()).arg("--socket").arg(self.socket()).args(args).output().expect("run corralctl")
+    }
+
+    /// `corralctl ARGS...`, which must succeed: its stdout.
+    pub fn ctl_ok(&self, args: &[&str]) -> String {
+        let output = self.ctl(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "corralctl {args:?} failed: {stderr}\ncorrald:\n{}", self.stderr());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// `corralctl inspect SERVICE` as JSON (Null if it failed).
+    pub fn inspect(&self, service: &str) -> Value {
+        let output = self.ctl(&["inspect", service]);
+        serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+    }
+
+    /// Waits until corrald answers on its socket.
+    pub fn wait_for_api(&self) {
+        self.wait_for("the control socket", Duration::from_secs(20), || self.ctl(&["status"]).status.success().then_some(()))
+    }
+
+    /// One raw HTTP request on the socket: the status code and the body.
+    pub fn http(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let mut stream = UnixStream::connect(self.socket()).expect("connect to corrald");
+        let request = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        stream.write_all(request.as_bytes()).expect("send a request");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read the answer");
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+        (status, body.to_string())
+    }
+
+    /// `corralctl ARGS...` left running (e.g. `logs -f`), its stdout going to a file.
+    pub fn follow(&self, args: &[&str]) -> Follower {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let out = self.file(&format!("follow-{}.out", SEQ.fetch_add(1, Ordering::Relaxed)));
+        let child = Command::new(corralctl_bin())
+            .arg("--socket")
+            .arg(self.socket())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).expect("create follower output"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn corralctl");
+        Follower { child, out }
     }
 
     /// What corrald printed on stderr, every run, for failure messages.
@@ -200,6 +304,31 @@ impl Drop for Corrald {
                 .stderr(Stdio::null())
                 .status();
         }
+    }
+}
+
+/// A `corralctl ... -f` running in the background; killed (by its pid) on drop.
+pub struct Follower {
+    child: Child,
+    out: PathBuf,
+}
+
+impl Follower {
+    /// What it printed so far.
+    pub fn output(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// Whether it is still running (following).
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("poll corralctl").is_none()
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

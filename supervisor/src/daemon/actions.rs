@@ -72,6 +72,7 @@ impl Daemon {
     pub(super) fn start_failed(&mut self, service: &str, run: RunId, why: String) {
         say(format!("service {service}: start failed: {why}"));
         let status = ExitStatus::StartFailed(why);
+        self.note_exit(service, &status);
         self.pending.push(Event::Exited { service: service.to_owned(), run, status });
     }
 

@@ -16,9 +16,23 @@
 //!   is deleted with `corral delete --force`, and its bundle removed. Services whose
 //!   container died meanwhile start again at once: their restart counts carry over from
 //!   the state file, but no exit was seen, so no backoff is waited.
+//! - Before any of that, start-up waits for the `corral run` and `corral delete` commands
+//!   an earlier corrald left running (they outlive a corrald that is killed): until they
+//!   end, the runtime root is not settled. A run may still claim its container's id after
+//!   the root was listed (a duplicate nobody knows), and deleting a container whose run
+//!   is half-way through breaks both (the runtime's create does not hold the container's
+//!   lock). One still running after `LEFTOVER_WAIT` (a run takes milliseconds) is killed,
+//!   and so is a leftover's `corral delete` that takes longer: start-up never hangs.
 
 use std::collections::BTreeSet;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 use std::process::Stdio;
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 use super::event_loop::{Container, Daemon};
 use super::persist::{ContainerRecord, InitRecord, Snapshot};
@@ -29,6 +43,7 @@ use crate::sys::pidfd_open;
 
 impl Daemon {
     pub(super) fn take_over(&mut self, now: Instant) {
+        self.wait_for_earlier_commands();
         let (snapshot, warnings) = self.state_file.load();
         warnings.into_iter().for_each(say);
         let snapshot = snapshot.unwrap_or_default();
@@ -94,10 +109,7 @@ impl Daemon {
     fn delete_leftovers(&mut self, adopted: &BTreeSet<String>) {
         for id in self.runtime.container_ids().into_iter().filter(|id| !adopted.contains(id)) {
             say(format!("deleting container {id}, left by an earlier corrald"));
-            let status = self.runtime.delete(&id).stdout(Stdio::null()).status();
-            if !status.as_ref().is_ok_and(|status| status.success()) {
-                say(format!("corral delete {id} failed ({status:?})"));
-            }
+            self.delete_now(&id);
         }
         let Ok(entries) = std::fs::read_dir(self.dirs.bundles()) else { return };
         for entry in entries.filter_map(Result::ok) {
@@ -106,6 +118,98 @@ impl Daemon {
             }
         }
     }
+}
+
+impl Daemon {
+    /// `corral delete --force id`, waited for (killed after `LEFTOVER_WAIT`).
+    fn delete_now(&self, id: &str) {
+        let mut child = match self.runtime.delete(id).stdout(Stdio::null()).spawn() {
+            Ok(child) => child,
+            Err(error) => return say(format!("cannot run corral delete {id}: {error}")),
+        };
+        if let Ok(pidfd) = pidfd_open(child.id() as i32)
+            && !wait_all(&[pidfd], LEFTOVER_WAIT)[0]
+        {
+            say(format!("corral delete {id} still runs after {LEFTOVER_WAIT:?}; killing it"));
+            let _ = child.kill();
+        }
+        match child.wait() {
+            Ok(status) if status.success() => {}
+            status => say(format!("corral delete {id} failed ({status:?})")),
+        }
+    }
+
+    /// Waits for the `corral run` and `corral delete` commands on our runtime root that
+    /// an earlier corrald left running; kills those still running after `LEFTOVER_WAIT`.
+    fn wait_for_earlier_commands(&self) {
+        let root = self.dirs.runtime_root();
+        let found = runtime_commands(&root).into_iter().filter_map(|pid| Some((pid, pidfd_open(pid).ok()?)));
+        // Checked again once the pidfd is open, so that each pidfd is the process checked.
+        let (pids, pidfds): (Vec<i32>, Vec<OwnedFd>) = found.filter(|(pid, _)| is_runtime_command(*pid, &root)).unzip();
+        if pids.is_empty() {
+            return;
+        }
+        say(format!("waiting for corral command(s) {pids:?}, left running by an earlier corrald"));
+        let ended = wait_all(&pidfds, LEFTOVER_WAIT);
+        let stuck: Vec<i32> = pids.iter().zip(&ended).filter(|(_, ended)| !**ended).map(|(pid, _)| *pid).collect();
+        if stuck.is_empty() {
+            return;
+        }
+        say(format!("corral command(s) {stuck:?} still run after {LEFTOVER_WAIT:?}; killing them"));
+        for pid in &stuck {
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+        }
+        let stuck: Vec<OwnedFd> = pidfds.into_iter().zip(ended).filter(|(_, ended)| !ended).map(|(fd, _)| fd).collect();
+        wait_all(&stuck, Duration::from_secs(1));
+    }
+}
+
+/// How long start-up waits for a command an earlier corrald left running, and for the
+/// `corral delete` of each leftover container.
+const LEFTOVER_WAIT: Duration = Duration::from_secs(15);
+
+/// Waits until every process behind `pidfds` has ended or `timeout` has passed; returns
+/// which ended.
+fn wait_all(pidfds: &[OwnedFd], timeout: Duration) -> Vec<bool> {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut ended = vec![false; pidfds.len()];
+    loop {
+        let waiting: Vec<usize> = (0..pidfds.len()).filter(|i| !ended[*i]).collect();
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if waiting.is_empty() || left.is_zero() {
+            return ended;
+        }
+        let mut fds: Vec<PollFd> = waiting.iter().map(|i| PollFd::new(pidfds[*i].as_fd(), PollFlags::POLLIN)).collect();
+        match poll(&mut fds, PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return ended,
+        }
+        for (fd, i) in fds.iter().zip(&waiting) {
+            ended[*i] = fd.revents().is_some_and(|events| !events.is_empty());
+        }
+    }
+}
+
+/// Processes in our pid namespace running `<corral> --root <root> run|delete ...`
+/// (`RuntimeCli` puts `--root` first).
+fn runtime_commands(root: &Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let pids = entries.filter_map(Result::ok).filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok());
+    pids.filter(|pid| *pid != std::process::id() as i32 && is_runtime_command(*pid, root)).collect()
+}
+
+fn is_runtime_command(pid: i32, root: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let args: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
+    let ours = args.len() > 3
+        && args[1] == b"--root"
+        && args[2] == root.as_os_str().as_encoded_bytes()
+        && matches!(args[3], b"run" | b"delete");
+    // A container's init has the same command line until its execve, in the container's
+    // own pid namespace: it is not a command.
+    let same_namespace =
+        std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok() == std::fs::read_link("/proc/self/ns/pid").ok();
+    ours && same_namespace && !is_zombie(pid)
 }
 
 fn is_zombie(pid: i32) -> bool {

@@ -10,8 +10,10 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
+use super::api::Api;
 use super::bundle::HostFacts;
 use super::logs::{self, Drained, LogLimits, RotatingFile};
+use super::notify::Notifier;
 use super::persist::{ContainerRecord, InitRecord, ServiceRecord, Snapshot, StateFile};
 use super::probe::RunningProbe;
 use super::runtime::RuntimeCli;
@@ -69,6 +71,9 @@ pub(super) struct Daemon {
     pub state_file: StateFile,
     pub saved: Option<Snapshot>,
     pub own_netns: OwnedFd,
+    /// The control socket and its clients.
+    pub api: Api,
+    pub notifier: Notifier,
     signals: SignalFd,
     timer: TimerFd,
 }
@@ -81,6 +86,8 @@ enum Source {
     Log(u64),
     Pidfd(String),
     Probe(u64),
+    Listener,
+    Client(u64),
 }
 
 impl Daemon {
@@ -98,6 +105,8 @@ impl Daemon {
             .into();
         let dirs = Dirs { root: options.state_dir.clone() };
         dirs.create()?;
+        // Before taking anything over: a second corrald on the same state stops here.
+        let api = Api::bind(&options.socket)?;
         let mut daemon = Daemon {
             runtime: RuntimeCli::new(options.runtime.clone(), dirs.runtime_root()),
             state_file: StateFile::new(&dirs.root),
@@ -117,6 +126,8 @@ impl Daemon {
             next_container: 1,
             saved: None,
             own_netns,
+            api,
+            notifier: Notifier::from_env(),
             signals,
             timer,
         };
@@ -125,11 +136,18 @@ impl Daemon {
     }
 
     pub fn run(mut self) -> Result<(), DaemonError> {
+        let mut first = true;
         loop {
             let now = clock::now();
+            self.notifier.tick(now);
             self.expire_probes(now);
+            self.api.expire(now);
             self.reconcile(now)?;
+            self.note_changes(now);
             self.persist();
+            if std::mem::take(&mut first) {
+                self.notifier.ready(now);
+            }
             if self.finished() {
                 break;
             }
@@ -187,7 +205,8 @@ impl Daemon {
 
     fn arm_timer(&mut self, now: Instant) -> Result<(), DaemonError> {
         let probe_deadline = self.probes.values().map(|probe| probe.deadline).min();
-        let deadline = [core::next_deadline(&self.observed, now), probe_deadline].into_iter().flatten().min();
+        let deadlines = [core::next_deadline(&self.observed, now), probe_deadline, self.api.deadline(), self.notifier.deadline()];
+        let deadline = deadlines.into_iter().flatten().min();
         let result = match deadline {
             Some(at) => {
                 let at = TimeSpec::from_duration(at.since_origin());
@@ -201,6 +220,7 @@ impl Daemon {
     /// Blocks until something happens, then turns it into events.
     fn wait(&mut self) -> Result<(), DaemonError> {
         let ready = self.poll_ready()?;
+        let now = clock::now();
         for (source, flags) in ready {
             match source {
                 Source::Signals => self.handle_signals(),
@@ -210,6 +230,8 @@ impl Daemon {
                 Source::Log(token) => self.drain_log(token),
                 Source::Pidfd(service) => self.adopted_exited(&service),
                 Source::Probe(token) => self.advance_probe(token, flags),
+                Source::Listener => self.accept_clients(now),
+                Source::Client(token) => self.serve_client(token, flags, now),
             }
         }
         Ok(())
@@ -234,6 +256,10 @@ impl Daemon {
                 fds.push(PollFd::new(fd, interest));
             }
         }
+        for (token, fd, interest) in self.api.poll_interest() {
+            sources.push(token.map_or(Source::Listener, Source::Client));
+            fds.push(PollFd::new(fd, interest));
+        }
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(errno) => return Err(DaemonError::io("poll failed", errno)),
@@ -249,6 +275,7 @@ impl Daemon {
                 Ok(Signal::SIGTERM | Signal::SIGINT) => {
                     if !self.observed.shutting_down {
                         say("stopping every service");
+                        self.notifier.stopping();
                     }
                     self.pending.push(Event::ShutdownRequested);
                 }
@@ -287,7 +314,8 @@ impl Daemon {
         let Some(reader) = self.log_readers.get(&token) else { return };
         let (dir, limits) = (self.dirs.logs(), self.options.log_limits);
         let file = self.log_files.entry(reader.service.clone()).or_insert_with(|| log_file(&dir, &reader.service, limits));
-        match logs::drain(&reader.fd, file) {
+        let api = &mut self.api;
+        match logs::drain(&reader.fd, file, &mut |bytes| api.feed_logs(&reader.service, bytes)) {
             Ok(Drained::Empty) => {}
             Ok(Drained::Closed) => {
                 self.log_readers.remove(&token);
@@ -298,6 +326,14 @@ impl Daemon {
                 // never blocks the loop. The container keeps its own reader.
                 self.log_readers.remove(&token);
             }
+        }
+    }
+
+    /// Reads what `service`'s containers wrote that is still in their pipes.
+    pub fn drain_logs_of(&mut self, service: &str) {
+        let tokens: Vec<u64> = self.log_readers.iter().filter(|(_, r)| r.service == service).map(|(t, _)| *t).collect();
+        for token in tokens {
+            self.drain_log(token);
         }
     }
 

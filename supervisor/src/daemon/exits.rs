@@ -96,6 +96,7 @@ impl Daemon {
         let killed = matches!(status, ExitStatus::Signal(libc::SIGKILL) | ExitStatus::Unknown);
         let status = if killed && oom_killed(&cgroup_path(&container.id)) { ExitStatus::OomKilled } else { status };
         say(format!("service {service}: container {} ended: {status:?}", container.id));
+        self.note_exit(service, &status);
         self.cancel_probes(service, container.run);
         self.pending.push(Event::Exited { service: service.to_owned(), run: container.run, status });
         self.delete_container(&container.id);

@@ -77,13 +77,16 @@ pub enum Drained {
     Closed,
 }
 
-/// Reads what `reader` holds into `file`.
-pub fn drain(reader: &OwnedFd, file: &mut RotatingFile) -> io::Result<Drained> {
+/// Reads what `reader` holds into `file`, showing each chunk to `tee` too (log followers).
+pub fn drain(reader: &OwnedFd, file: &mut RotatingFile, tee: &mut dyn FnMut(&[u8])) -> io::Result<Drained> {
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
         match nix::unistd::read(reader.as_fd(), &mut buffer) {
             Ok(0) => return Ok(Drained::Closed),
-            Ok(n) => file.write(&buffer[..n])?,
+            Ok(n) => {
+                tee(&buffer[..n]);
+                file.write(&buffer[..n])?;
+            }
             Err(nix::errno::Errno::EAGAIN) => return Ok(Drained::Empty),
             Err(nix::errno::Errno::EINTR) => continue,
             Err(errno) => return Err(errno.into()),

@@ -12,16 +12,20 @@
 //! core's actions), `exits` (reaping children), `adopt` (start-up: re-adopting or
 //! cleaning up what an earlier corrald left), `probe` (health checks), `bundle`
 //! (config.json), `logs`, `persist` (the state file), `runtime` (the corral CLI),
-//! `netns` (sockets in a container's network namespace).
+//! `netns` (sockets in a container's network namespace), `api` (the control socket),
+//! `cgroup_stats` (memory and CPU of a container), `notify` (sd_notify).
 
 mod actions;
 mod adopt;
+mod api;
 pub mod bundle;
+pub mod cgroup_stats;
 mod clock;
 mod event_loop;
 mod exits;
 pub mod logs;
 pub mod netns;
+mod notify;
 pub mod persist;
 mod probe;
 pub mod runtime;
@@ -38,6 +42,8 @@ use crate::manifest::LoadError;
 pub struct Options {
     pub manifest: PathBuf,
     pub state_dir: PathBuf,
+    /// The control API's unix socket (by default `<state_dir>/corrald.sock`).
+    pub socket: PathBuf,
     /// The `corral` binary.
     pub runtime: PathBuf,
     pub log_limits: LogLimits,

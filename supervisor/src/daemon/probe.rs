@@ -60,7 +60,9 @@ impl SocketProbe {
             if !matches!(self.stream.take_error(), Ok(None)) || self.stream.peer_addr().is_err() {
                 return Some(false); // refused or unreachable
             }
-            let request = self.request.take()?; // tcp: connected is healthy
+            // tcp: connected is healthy. (Not `?`: an undecided probe keeps polling for
+            // POLLOUT, which a connected socket always has: a busy loop until its timeout.)
+            let Some(request) = self.request.take() else { return Some(true) };
             if (&self.stream).write_all(&request).is_err() {
                 return Some(false);
             }

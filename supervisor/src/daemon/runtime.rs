@@ -22,6 +22,9 @@ impl RuntimeCli {
     fn command(&self) -> Command {
         let mut command = Command::new(&self.bin);
         command.arg("--root").arg(&self.root).stdin(Stdio::null());
+        for variable in super::notify::VARIABLES {
+            command.env_remove(variable);
+        }
         command
     }
 

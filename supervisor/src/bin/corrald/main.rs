@@ -1,6 +1,7 @@
 //! `corrald`: the supervisor daemon.
 //!
-//! - `corrald run --manifest FILE --state-dir DIR`: keep the manifest's services running.
+//! - `corrald run --manifest FILE [--state-dir DIR] [--socket PATH]`: keep the manifest's
+//!   services running, and serve the control API (docs/api.md) on the socket.
 //! - `corrald check FILE`: validate a manifest against this device and print every error.
 
 use std::path::{Path, PathBuf};
@@ -40,8 +41,11 @@ struct RunArgs {
     #[arg(long)]
     manifest: PathBuf,
     /// Where corrald keeps its state, the runtime's state, bundles and logs.
-    #[arg(long)]
+    #[arg(long, default_value = "/var/lib/corrald")]
     state_dir: PathBuf,
+    /// The control API's unix socket (default: corrald.sock in the state dir).
+    #[arg(long)]
+    socket: Option<PathBuf>,
     /// The corral binary (default: next to corrald, else `corral` in PATH).
     #[arg(long)]
     runtime: Option<PathBuf>,
@@ -66,7 +70,8 @@ fn run(args: RunArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let log_limits = LogLimits { max_bytes: args.log_max_size.max(1), keep: args.log_keep };
-    let options = Options { manifest: args.manifest, state_dir: args.state_dir, runtime, log_limits };
+    let socket = args.socket.unwrap_or_else(|| args.state_dir.join("corrald.sock"));
+    let options = Options { manifest: args.manifest, state_dir: args.state_dir, socket, runtime, log_limits };
     match daemon::run(options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(DaemonError::Manifest(error)) => report_load_error(error),
