@@ -16,6 +16,7 @@ pub mod paths;
 pub mod report;
 pub mod runtime;
 pub mod supervisor;
+pub mod supervisor_chaos;
 pub mod tempdir;
 
 pub use bundle::Bundle;

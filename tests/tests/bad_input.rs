@@ -380,3 +380,17 @@ fn unknown_capability_name_is_refused() {
     bundle.save();
     assert_create_fails(&bundle, &["process.capabilities", "CAP_TEST", "not a linux capability"]);
 }
+
+/// `run --detach` whose start fails (a startContainer hook exits 1) reports it and cleans
+/// up: it must not wait on its own lock, nor leave the container for a `delete` to hang on.
+#[test]
+fn run_detach_whose_start_fails_cleans_up_without_hanging() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = pausing_bundle();
+    bundle.add_hook("startContainer", std::path::Path::new("/bin/false"), &["false"], Some(5));
+    let id = unique_id();
+    let out = rt.with_global(&[], "run", &bundle, &id, &["--detach"]);
+    assert!(!out.status.success(), "run --detach succeeded although start failed");
+    rt.assert_no_leftovers(&id, &bundle);
+}

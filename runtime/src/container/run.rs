@@ -26,8 +26,12 @@ pub(crate) const FORWARDED: [Signal; 7] =
 pub fn run(opts: &CreateOptions, detach: bool) -> crate::Result<RunOutcome> {
     let created = create(opts)?;
     if detach {
-        let _lock = created.dir.lock()?;
-        if let Err(e) = start_locked(&created.dir, &created.saved) {
+        let lock = created.dir.lock()?;
+        let started = start_locked(&created.dir, &created.saved);
+        // `delete` takes the lock itself: a second flock on the directory from this
+        // process would wait for our own, forever.
+        drop(lock);
+        if let Err(e) = started {
             let _ = delete(opts.root, opts.id, true);
             return Err(e);
         }
