@@ -295,10 +295,7 @@ fn podman_exec_runs_a_process_in_the_container() {
     });
     assert!(top.is_some(), "detached exec not listed by podman top");
 
-    pm.ok(&["stop", "--time", "10", &name]);
-    assert!(wait_pid_gone(pid));
-    pm.ok(&["rm", &name]);
-    pm.assert_gone(&id, &rootfs);
+    pm.stop_remove_and_check(&name, pid, &id, &rootfs);
 }
 
 #[test]
@@ -428,10 +425,7 @@ fn podman_top_and_stats_see_the_container() {
     let mem = entry["mem_usage"].as_str().unwrap_or("");
     assert!(mem.ends_with("/ 67.11MB"), "memory limit in stats: {mem:?}");
 
-    pm.ok(&["stop", "--time", "10", &name]);
-    assert!(wait_pid_gone(pid));
-    pm.ok(&["rm", &name]);
-    pm.assert_gone(&id, &rootfs);
+    pm.stop_remove_and_check(&name, pid, &id, &rootfs);
 }
 
 /// The health command runs inside the container (through `corral exec`): it fails until a
@@ -485,10 +479,7 @@ fn podman_healthcheck_runs_the_command_in_the_container() {
     );
     assert!(log.contains("0:"), "health log: {log}");
 
-    pm.ok(&["stop", "--time", "10", &name]);
-    assert!(wait_pid_gone(pid));
-    pm.ok(&["rm", &name]);
-    pm.assert_gone(&id, &rootfs);
+    pm.stop_remove_and_check(&name, pid, &id, &rootfs);
 }
 
 /// containers.conf `[engine.runtimes] corral = [path]` with corral in runtime_supports_json,

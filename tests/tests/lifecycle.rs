@@ -600,3 +600,29 @@ fn without_preserve_fds_container_sees_only_stdio() {
     let targets = report.get("fd_targets");
     assert_eq!(report.fds(), vec![0, 1, 2], "fd targets: {targets}");
 }
+
+/// `delete --force` while a `create` is still under way (here in a slow createRuntime
+/// hook) waits for the create to finish, then deletes the whole container: it must not
+/// take the half-made state directory for the remains of a dead create.
+#[test]
+fn delete_force_during_create_waits_for_it() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let mut bundle = Bundle::with_probe(&["pause"]);
+    bundle.add_hook("createRuntime", std::path::Path::new("/bin/sleep"), &["sleep", "1"], Some(10));
+    let id = unique_id();
+    let (created, deleted) = std::thread::scope(|scope| {
+        let create = scope.spawn(|| rt.create(&bundle, &id, &[]));
+        let claimed = rt.root().join(&id);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !claimed.exists() {
+            assert!(std::time::Instant::now() < deadline, "create never claimed its directory");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let deleted = rt.delete(&id, true);
+        (create.join().expect("create thread"), deleted)
+    });
+    assert_ok(&created, "create, with a delete --force arriving meanwhile");
+    assert_ok(&deleted, "delete --force");
+    rt.assert_no_leftovers(&id, &bundle);
+}

@@ -100,11 +100,7 @@ fn runtime_image_of_a_created_init_is_out_of_reach() {
 #[test]
 fn runtime_image_is_write_proof_even_to_cap_sys_ptrace() {
     skip_unless_root!();
-    let copy_dir = TempDir::new("bin");
-    let copy = copy_dir.path().join("corral");
-    fs::copy(corral_bin(), &copy).expect("copy the runtime binary");
-    let binary_before = fs::read(&copy).expect("read the copy");
-    let rt = Runtime::with_bin(copy.clone());
+    let (_dir, copy, binary_before, rt) = runtime_on_a_copy();
 
     let a = Bundle::with_probe(&["pause"]);
     let a_id = unique_id();
@@ -148,6 +144,18 @@ fn wait_until(done: impl Fn() -> bool, what: &str, report: &Path) {
         assert!(std::time::Instant::now() < deadline, "{what}; report: {:?}", fs::read_to_string(report));
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A runtime whose binary is a private copy, with the copy's temp dir, path and bytes:
+/// an attack on the binary that gets through damages only the copy. Bind the dir first,
+/// so that it outlives the runtime (whose drop still runs the copy).
+fn runtime_on_a_copy() -> (TempDir, std::path::PathBuf, Vec<u8>, Runtime) {
+    let dir = TempDir::new("bin");
+    let copy = dir.path().join("corral");
+    fs::copy(corral_bin(), &copy).expect("copy the runtime binary");
+    let bytes = fs::read(&copy).expect("read the copy");
+    let rt = Runtime::with_bin(copy.clone());
+    (dir, copy, bytes, rt)
 }
 
 /// CVE-2024-21626: process.cwd "/proc/self/fd/N" names a directory fd the runtime
@@ -447,11 +455,7 @@ fn symlinked_dev_console_is_refused() {
 #[test]
 fn exec_of_a_proc_self_exe_script_cannot_reach_the_runtime() {
     skip_unless_root!();
-    let copy_dir = TempDir::new("bin");
-    let copy = copy_dir.path().join("corral");
-    fs::copy(corral_bin(), &copy).expect("copy the runtime binary");
-    let binary_before = fs::read(&copy).expect("read the copy");
-    let rt = Runtime::with_bin(copy.clone());
+    let (_dir, copy, binary_before, rt) = runtime_on_a_copy();
     let mut bundle = Bundle::new();
     bundle.set("/root/readonly", json!(false));
     let script = r#"

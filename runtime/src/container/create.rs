@@ -82,6 +82,9 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
     let hierarchies = Hierarchies::detect()?;
 
     let dir = StateRoot::new(opts.root).claim(opts.id)?;
+    // Held until state.json is saved: a `delete` meanwhile waits for the create instead
+    // of taking its half-made directory for the remains of a dead one.
+    let lock = dir.lock()?;
     let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, init: None, host_mounts: None };
     let cgroups_path = linux.and_then(|l| l.cgroups_path().as_ref()).map(|p| p.to_string_lossy().into_owned());
     let cgroup = Cgroup::create(&hierarchies, cgroups_path.as_deref(), opts.id, opts.systemd_cgroup)?;
@@ -96,7 +99,8 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
         0 => Vec::new(),
         n => vec![format!("LISTEN_FDS={n}"), "LISTEN_PID=1".to_string()],
     };
-    let plan = InitPlan::new(&spec, ns, rootfs, LaunchOptions { console, preserve_fds, new_keyring, extra_env })?;
+    let state_lock = Some(std::os::fd::AsRawFd::as_raw_fd(&*lock));
+    let plan = InitPlan::new(&spec, ns, rootfs, LaunchOptions { console, preserve_fds, new_keyring, extra_env, state_lock })?;
 
     let fifo = dir.fifo_path();
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
@@ -140,6 +144,7 @@ pub fn create(opts: &CreateOptions) -> crate::Result<Created> {
     undo.cgroup = None;
     undo.init = None;
     undo.host_mounts = None;
+    drop(lock);
     Ok(Created { pid: spawned.pid, pidfd: spawned.pidfd, dir, saved })
 }
 

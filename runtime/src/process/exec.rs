@@ -145,16 +145,7 @@ fn setup(plan: &ExecPlan, chan: &mut Channel) -> Result<(std::ffi::CString, Vec<
     if let Some(console) = &plan.process.console {
         crate::console::setup_in_child(console, false)?;
     }
-    let process = &plan.process;
-    steps::set_rlimits(process)?;
-    steps::set_oom_score_adj(process)?;
-    let exe = steps::find_executable(process)?;
-    let env = steps::env_with_home(process);
-    steps::load_seccomp(process, true)?;
-    steps::set_ids_and_caps(process)?;
-    steps::enter_cwd(process)?;
-    steps::seal_fds(process)?;
-    Ok((exe, env))
+    Ok(steps::prepare(&plan.process)?)
 }
 
 fn enter_root(plan: &ExecPlan) -> Result<(), ChildError> {

@@ -80,6 +80,9 @@ struct Ready {
 
 /// Everything up to "created", then block until `start`.
 fn setup(plan: &InitPlan, chan: &mut Channel, fifo: &mut File) -> Result<Ready, InitError> {
+    if let Some(fd) = plan.state_lock {
+        let _ = nix::unistd::close(fd);
+    }
     steps::hide_runtime_image(plan.in_user_ns)?;
     let state = expect(chan, Tag::Go)?;
     crate::namespaces::child_join_user(&plan.ns)?;
@@ -105,15 +108,7 @@ fn setup(plan: &InitPlan, chan: &mut Channel, fifo: &mut File) -> Result<Ready, 
         crate::console::setup_in_child(console, true)?;
     }
     crate::rootfs::finish(&plan.rootfs)?;
-    let process = &plan.process;
-    steps::set_rlimits(process)?;
-    steps::set_oom_score_adj(process)?;
-    let exe = steps::find_executable(process)?;
-    let env = steps::env_with_home(process);
-    steps::load_seccomp(process, true)?;
-    steps::set_ids_and_caps(process)?;
-    steps::enter_cwd(process)?;
-    steps::seal_fds(process)?;
+    let (exe, env) = steps::prepare(&plan.process)?;
     chan.send(Tag::Created, &[]).map_err(InitError::Channel)?;
     wait_for_start(fifo)?;
     Ok(Ready { exe, env, state })

@@ -55,6 +55,8 @@ pub struct InitPlan {
     pub sysctl: Vec<Sysctl>,
     pub process: ProcessPlan,
     pub new_keyring: Option<CString>,
+    /// See `LaunchOptions::state_lock`.
+    pub state_lock: Option<std::os::fd::RawFd>,
     pub create_container_hooks: Vec<Hook>,
     pub start_container_hooks: Vec<Hook>,
     /// True when the parent must run prestart/createRuntime hooks mid-setup.
@@ -157,6 +159,9 @@ pub struct LaunchOptions {
     pub new_keyring: Option<CString>,
     /// Variables added to process.env (KEY=VALUE).
     pub extra_env: Vec<String>,
+    /// The runtime's lock on the container's state directory: the cloned init shares
+    /// the descriptor, and closes it first so the lock ends with `create`.
+    pub state_lock: Option<std::os::fd::RawFd>,
 }
 
 impl InitPlan {
@@ -180,6 +185,7 @@ impl InitPlan {
             sysctl: plan_sysctl(spec),
             process: ProcessPlan::new(process, seccomp, opts.extra_env, opts.console, opts.preserve_fds)?,
             new_keyring: opts.new_keyring,
+            state_lock: opts.state_lock,
             create_container_hooks: hook_list(|h| h.create_container()),
             start_container_hooks: hook_list(|h| h.start_container()),
             has_runtime_hooks,

@@ -43,6 +43,21 @@ pub enum StepError {
     Exec { path: String, source: nix::Error },
 }
 
+/// Everything from rlimits to closing fds, in the order the kernel needs, once the
+/// process is in its namespaces and root: returns the program to execve and its
+/// environment. Shared by the init (before it waits for `start`) and `exec`.
+pub fn prepare(plan: &ProcessPlan) -> Result<(CString, Vec<CString>), StepError> {
+    set_rlimits(plan)?;
+    set_oom_score_adj(plan)?;
+    let exe = find_executable(plan)?;
+    let env = env_with_home(plan);
+    load_seccomp(plan, true)?;
+    set_ids_and_caps(plan)?;
+    enter_cwd(plan)?;
+    seal_fds(plan)?;
+    Ok((exe, env))
+}
+
 pub(crate) fn user_err(step: &'static str) -> impl Fn(nix::Error) -> StepError {
     move |source| StepError::User { step, source }
 }

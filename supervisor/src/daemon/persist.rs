@@ -2,8 +2,8 @@
 //!
 //! `<state>/state.json` is one header line, `corrald-state 1 <fnv64 of the body>`, then
 //! the JSON body. It is replaced atomically: the new text goes to a temp file that is
-//! fsynced, the current file becomes `state.json.prev`, the temp file is renamed into
-//! place, and the directory is fsynced. A file whose checksum does not match (torn by a
+//! fsynced, the current file is hard-linked as `state.json.prev`, the temp file is renamed
+//! over it, and the directory is fsynced (so `state.json` always exists). A file whose checksum does not match (torn by a
 //! crash, or corrupted) is ignored and the previous copy is used.
 
 use std::collections::BTreeMap;
@@ -82,13 +82,23 @@ impl StateFile {
         file.write_all(&encode(snapshot))?;
         file.sync_all()?;
         drop(file);
-        match fs::rename(&self.path, self.sibling(".prev")) {
-            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
-            _ => {}
-        }
+        // The current file becomes the previous copy by a second name (a hard link), not
+        // by moving it: state.json never stops existing, and the rename below replaces it
+        // in one step.
+        let prev = self.sibling(".prev");
+        ignore_missing(fs::remove_file(&prev))?;
+        ignore_missing(fs::hard_link(&self.path, &prev))?;
         fs::rename(&temp, &self.path)?;
         let dir = self.path.parent().unwrap_or(Path::new("."));
         File::open(dir)?.sync_all()
+    }
+}
+
+/// Ok when the file was not there to begin with.
+fn ignore_missing(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
     }
 }
 

@@ -181,6 +181,15 @@ impl Podman {
         );
     }
 
+    /// `podman stop` (the init, host pid `pid`, must be gone), `podman rm`, then
+    /// [`Podman::assert_gone`].
+    pub fn stop_remove_and_check(&self, name: &str, pid: i64, id: &str, rootfs: &Bundle) {
+        self.ok(&["stop", "--time", "10", name]);
+        assert!(crate::leaks::wait_pid_gone(pid), "the init (pid {pid}) outlived `podman stop`");
+        self.ok(&["rm", name]);
+        self.assert_gone(id, rootfs);
+    }
+
     /// Panics unless nothing of container `id` (a full id) is left: corral state, cgroups,
     /// mounts, processes.
     pub fn assert_gone(&self, id: &str, rootfs: &Bundle) {
