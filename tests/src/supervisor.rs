@@ -347,3 +347,14 @@ pub fn lines(text: &str) -> Vec<String> {
 pub fn path_str(path: &Path) -> String {
     path.to_str().expect("temp paths are UTF-8").to_string()
 }
+
+/// A `[services.NAME]` block running `script` with /bin/sh in the test rootfs, with
+/// the daemon's out dir bind-mounted at /out, plus `extra` lines.
+pub fn service(corrald: &Corrald, bundle: &crate::bundle::Bundle, name: &str, script: &str, extra: &str) -> String {
+    let script = script.replace('\\', "\\\\").replace('"', "\\\"");
+    let (rootfs, out) = (path_str(&bundle.rootfs()), path_str(&corrald.out_dir()));
+    format!(
+        "[services.{name}]\nrootfs = \"{rootfs}\"\nprocess = {{ args = [\"/bin/sh\", \"-c\", \"{script}\"] }}\n\
+         mounts = [{{ type = \"bind\", source = \"{out}\", target = \"/out\" }}]\n{extra}\n"
+    )
+}

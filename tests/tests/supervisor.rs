@@ -1,21 +1,10 @@
 //! corrald with real containers: restart backoff, health checks, re-adoption after a
 //! crash of corrald, shutdown order, logs, and nothing left behind.
 
-use corral_tests::supervisor::{Corrald, lines, path_str, send_signal, unique_service};
+use corral_tests::supervisor::{Corrald, lines, send_signal, service, unique_service};
 use corral_tests::*;
 use std::fs;
 use std::time::Duration;
-
-/// A `[services.NAME]` block running `script` with /bin/sh in the test rootfs, with
-/// the daemon's out dir bind-mounted at /out, plus `extra` lines.
-fn service(corrald: &Corrald, bundle: &Bundle, name: &str, script: &str, extra: &str) -> String {
-    let script = script.replace('\\', "\\\\").replace('"', "\\\"");
-    let (rootfs, out) = (path_str(&bundle.rootfs()), path_str(&corrald.out_dir()));
-    format!(
-        "[services.{name}]\nrootfs = \"{rootfs}\"\nprocess = {{ args = [\"/bin/sh\", \"-c\", \"{script}\"] }}\n\
-         mounts = [{{ type = \"bind\", source = \"{out}\", target = \"/out\" }}]\n{extra}\n"
-    )
-}
 
 /// Records its start in /out/<file> and waits; SIGTERM makes it record its stop and
 /// exit 0. (A shell as pid 1 ignores signals it has no trap for.)

@@ -14,12 +14,8 @@ const WAIT: Duration = Duration::from_secs(30);
 /// A `[services.NAME]` block running `script` with /bin/sh in the test rootfs, with the
 /// daemon's out dir bind-mounted at /out, stopped by SIGKILL (fast), plus `extra` lines.
 fn service(corrald: &Corrald, bundle: &Bundle, name: &str, script: &str, extra: &str) -> String {
-    let script = script.replace('\\', "\\\\").replace('"', "\\\"");
-    let (rootfs, out) = (path_str(&bundle.rootfs()), path_str(&corrald.out_dir()));
-    format!(
-        "[services.{name}]\nrootfs = \"{rootfs}\"\nprocess = {{ args = [\"/bin/sh\", \"-c\", \"{script}\"] }}\n\
-         mounts = [{{ type = \"bind\", source = \"{out}\", target = \"/out\" }}]\nstop = {{ signal = \"SIGKILL\" }}\n{extra}\n"
-    )
+    let extra = format!("stop = {{ signal = \"SIGKILL\" }}\n{extra}");
+    corral_tests::supervisor::service(corrald, bundle, name, script, &extra)
 }
 
 /// Records its start in /out/<file>, then waits.

@@ -4,7 +4,7 @@
 //! manifests. After each, every service runs exactly once and nothing is left behind.
 //! `CORRAL_CHAOS_SEED` replays the random kill delays of a failed run.
 
-use corral_tests::supervisor::{Corrald, corrald_bin, lines, path_str, send_signal, unique_service};
+use corral_tests::supervisor::{Corrald, service, corrald_bin, lines, path_str, send_signal, unique_service};
 use corral_tests::supervisor_chaos::*;
 use corral_tests::tempdir::TempDir;
 use corral_tests::*;
@@ -12,17 +12,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A `[services.NAME]` block running `script` with /bin/sh in the test rootfs, with
-/// the daemon's out dir bind-mounted at /out, plus `extra` lines.
-fn service(corrald: &Corrald, bundle: &Bundle, name: &str, script: &str, extra: &str) -> String {
-    let script = script.replace('\\', "\\\\").replace('"', "\\\"");
-    let (rootfs, out) = (path_str(&bundle.rootfs()), path_str(&corrald.out_dir()));
-    format!(
-        "[services.{name}]\nrootfs = \"{rootfs}\"\nprocess = {{ args = [\"/bin/sh\", \"-c\", \"{script}\"] }}\n\
-         mounts = [{{ type = \"bind\", source = \"{out}\", target = \"/out\" }}]\n{extra}\n"
-    )
-}
 
 /// Records its start in /out/<file> and waits; SIGTERM makes it exit 0 at once.
 fn waiter(file: &str) -> String {
