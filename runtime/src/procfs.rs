@@ -30,6 +30,12 @@ pub fn is_same_process_alive(pid: i32, start_time: u64) -> bool {
     pid > 0 && pid_stat(pid).is_some_and(|s| s.start_time == start_time && !matches!(s.state, 'Z' | 'X'))
 }
 
+/// The kernel's random id of this boot (None if procfs does not say).
+pub fn boot_id() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(text.trim().to_owned()).filter(|id| !id.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

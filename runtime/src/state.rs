@@ -75,6 +75,12 @@ pub struct Saved {
     /// Start time of the init process (clock ticks since boot, /proc/<pid>/stat field 22):
     /// with the pid it names the process even after the pid number is reused.
     pub init_start_time: u64,
+    /// The kernel's boot id when the container was created. A root directory on
+    /// persistent storage outlives a reboot, and a device that boots the same way each
+    /// time can give a new process the same pid and start time: a container of another
+    /// boot is stopped whatever its pid names now. Empty in state from before it was kept.
+    #[serde(default)]
+    pub boot_id: String,
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub created: String,
@@ -91,6 +97,14 @@ pub struct Saved {
     pub poststart: Vec<oci_spec::runtime::Hook>,
     #[serde(default)]
     pub poststop: Vec<oci_spec::runtime::Hook>,
+}
+
+impl Saved {
+    /// Whether the container's init still runs: the same process, in this boot.
+    pub fn init_alive(&self) -> bool {
+        let same_boot = self.boot_id.is_empty() || crate::procfs::boot_id().is_none_or(|now| now == self.boot_id);
+        same_boot && crate::procfs::is_same_process_alive(self.pid, self.init_start_time)
+    }
 }
 
 /// The directory that holds all containers' state.
@@ -203,7 +217,7 @@ impl ContainerDir {
 
     /// The container's status right now.
     pub fn status(&self, saved: &Saved) -> Status {
-        if !crate::procfs::is_same_process_alive(saved.pid, saved.init_start_time) {
+        if !saved.init_alive() {
             Status::Stopped
         } else if saved.cgroup.is_frozen() {
             // A frozen cgroup is paused whether it was created or running before.

@@ -495,3 +495,33 @@ fn exec_of_a_proc_self_exe_script_cannot_reach_the_runtime() {
     assert!(!seen.contains("WROTE"), "the container could write the runtime image: {seen}");
     rt.delete_force_and_check(&id, &bundle);
 }
+
+/// A container recorded in an earlier boot (a --root on persistent storage outlives a
+/// reboot) is stopped, even when its pid and start time name a live process now, as
+/// they easily do on a device that boots the same way each time: that process is never
+/// signalled as the container's.
+#[test]
+fn a_container_of_an_earlier_boot_is_stopped_and_its_pid_never_signalled() {
+    skip_unless_root!();
+    let rt = Runtime::new();
+    let bundle = Bundle::with_probe(&["pause"]);
+    let id = unique_id();
+    let pid = rt.create_and_start(&bundle, &id);
+    let path = rt.root().join(&id).join("state.json");
+    let saved = fs::read_to_string(&path).expect("read state.json");
+    let boot_id = fs::read_to_string("/proc/sys/kernel/random/boot_id").expect("read boot_id");
+    let mut state: serde_json::Value = serde_json::from_str(&saved).expect("state.json is JSON");
+    assert_eq!(state["boot_id"].as_str(), Some(boot_id.trim()), "the boot is recorded");
+
+    state["boot_id"] = json!("00000000-0000-4000-8000-000000000000");
+    fs::write(&path, state.to_string()).expect("write state.json");
+    assert_eq!(rt.status(&id).as_deref(), Some("stopped"));
+    let kill = rt.kill(&id, "KILL");
+    assert!(!kill.status.success(), "kill of a container of another boot is refused");
+    assert!(stderr_text(&kill).contains("not running"), "{}", stderr_text(&kill));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(pid_alive(pid), "the process behind the recorded pid was not signalled");
+
+    fs::write(&path, saved).expect("restore state.json");
+    rt.delete_force_and_check(&id, &bundle);
+}

@@ -164,6 +164,7 @@ fn initial_state(spec: &ValidSpec, id: &str, cgroup: Cgroup) -> Saved {
         id: id.to_string(),
         pid: 0,
         init_start_time: 0,
+        boot_id: crate::procfs::boot_id().unwrap_or_default(),
         bundle: spec.bundle.clone(),
         rootfs: spec.rootfs.clone(),
         created: crate::state::rfc3339_now(),

@@ -57,7 +57,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> crate::Result<()> {
 /// killing init ends every process in it; without, every process of the cgroup is killed.
 fn stop(saved: &Saved) -> crate::Result<()> {
     let pidfd = crate::sys::process::pidfd_open(saved.pid).ok();
-    if crate::procfs::is_same_process_alive(saved.pid, saved.init_start_time) {
+    if saved.init_alive() {
         let _ = signal_init(saved, libc::SIGKILL);
     }
     if !saved.own_pid_ns {

@@ -246,7 +246,7 @@ fn init_root(saved: &Saved) -> crate::Result<std::os::fd::OwnedFd> {
 }
 
 fn check_init_alive(saved: &Saved) -> Result<(), LifecycleError> {
-    if crate::procfs::is_same_process_alive(saved.pid, saved.init_start_time) {
+    if saved.init_alive() {
         Ok(())
     } else {
         Err(LifecycleError::InitGone { id: saved.id.clone() })

@@ -45,7 +45,7 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> crate::Result<()> 
 pub(crate) fn signal_init(saved: &Saved, signal: i32) -> crate::Result<()> {
     let err = |source| LifecycleError::Signal { id: saved.id.clone(), source };
     let pidfd = crate::sys::process::pidfd_open(saved.pid).map_err(err)?;
-    if !crate::procfs::is_same_process_alive(saved.pid, saved.init_start_time) {
+    if !saved.init_alive() {
         return Err(LifecycleError::InitGone { id: saved.id.clone() }.into());
     }
     crate::sys::process::pidfd_send_signal(pidfd.as_fd(), signal).map_err(err)?;
