@@ -113,10 +113,11 @@ fn stop_holds_a_service_across_a_corrald_restart_and_start_and_restart_bring_it_
     corrald.wait_for_api();
     let first = init_pid(&corrald, &name);
 
-    assert_eq!(corrald.ctl_ok(&["stop", &name]).trim(), format!("{name}: stop requested"));
-    assert_eq!(corrald.state()["services"][&name]["held"], true, "the hold is saved at once");
-    wait_state(&corrald, &name, "stopped");
-    assert!(wait_pid_gone(first), "the container was stopped");
+    // Each answer comes once the change has happened: no waiting after it.
+    assert_eq!(corrald.ctl_ok(&["stop", &name]).trim(), format!("{name}: stopped"));
+    assert_eq!(corrald.state()["services"][&name]["held"], true, "the hold is saved");
+    assert_eq!(corrald.inspect(&name)["state"], "stopped");
+    assert!(!pid_alive(first), "the container is gone when stop returns");
 
     corrald.sigkill();
     corrald.spawn();
@@ -125,19 +126,60 @@ fn stop_holds_a_service_across_a_corrald_restart_and_start_and_restart_bring_it_
     assert_eq!(corrald.inspect(&name)["state"], "stopped", "still held after corrald's restart");
     assert_eq!(lines(&corrald.out("hold")).len(), 1, "not started again");
 
-    corrald.ctl_ok(&["start", &name]);
-    let second = init_pid(&corrald, &name);
-    assert_ne!(second, first);
-    corrald.ctl_ok(&["restart", &name]);
-    let third = corrald.wait_for("a new container after restart", WAIT, || {
-        let value = corrald.inspect(&name);
-        let pid = value["container"]["init_pid"].as_i64()?;
-        (value["state"] == "running" && pid != second).then_some(pid)
-    });
-    assert!(wait_pid_gone(second) && pid_alive(third));
+    assert_eq!(corrald.ctl_ok(&["start", &name]).trim(), format!("{name}: running"));
+    let second = corrald.inspect(&name)["container"]["init_pid"].as_i64().expect("running when start returns");
+    assert_eq!(corrald.ctl_ok(&["start", &name]).trim(), format!("{name}: running"), "a running service: at once");
+    assert_eq!(corrald.ctl_ok(&["restart", &name]).trim(), format!("{name}: running"));
+    let value = corrald.inspect(&name);
+    let third = value["container"]["init_pid"].as_i64().expect("running when restart returns");
+    assert_eq!(value["state"], "running");
+    assert!(third != second && !pid_alive(second) && pid_alive(third));
     assert_eq!(lines(&corrald.out("hold")).len(), 3, "started three times in all");
     assert_eq!(corrald.state()["services"][&name]["held"], false);
     stop_and_check(&mut corrald, &[&name]);
+}
+
+/// A failed start and a stop slower than the client's timeout are reported as such,
+/// with a failure exit; the request stays in effect.
+#[test]
+fn start_reports_a_failed_start_and_stop_a_timeout() {
+    skip_unless_root!();
+    let bundle = Bundle::new();
+    let (broken, slow) = (unique_service("api-broken"), unique_service("api-slow"));
+    let mut corrald = Corrald::new(&[]);
+    let rootfs = path_str(&bundle.rootfs());
+    let broken_block = format!(
+        "[services.{broken}]\nrootfs = \"{rootfs}\"\nprocess = {{ args = [\"/no/such/program\"] }}\nrestart = \"never\"\n"
+    );
+    // sh as the container's init ignores SIGTERM: the stop waits out the grace period.
+    let slow_block = corral_tests::supervisor::service(&corrald, &bundle, &slow, &waiter("slow"), "stop = { grace = \"4s\" }");
+    corrald.write_manifest(&(broken_block + &slow_block));
+    corrald.spawn();
+    corrald.wait_for_api();
+    let slow_pid = init_pid(&corrald, &slow);
+    wait_state(&corrald, &broken, "exited");
+
+    let failed = corrald.ctl(&["start", &broken]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "a failed start fails");
+    let want = format!("corralctl: {broken} did not stay up (start failed: process.args[0] \"/no/such/program\": no such file");
+    assert!(stderr.starts_with(&want) && stderr.trim_end().ends_with("goes on by its restart policy"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let started = std::time::Instant::now();
+    let late = corrald.ctl(&["stop", "--timeout", "1", &slow]);
+    let stderr = String::from_utf8_lossy(&late.stderr);
+    assert!(!late.status.success());
+    assert_eq!(stderr.trim(), format!("corralctl: {slow} is still stopping; the stop goes on, see `corralctl status`"));
+    assert!(started.elapsed() < Duration::from_secs(3), "answered at the timeout: {:?}", started.elapsed());
+    assert!(pid_alive(slow_pid), "SIGKILL waits for the grace period");
+    assert_eq!(corrald.ctl_ok(&["stop", &slow]).trim(), format!("{slow}: stopped"), "a second stop waits it out");
+    assert!(!pid_alive(slow_pid));
+
+    assert_eq!(corrald.ctl_ok(&["start", "--no-wait", &slow]).trim(), format!("{slow}: start requested"));
+    init_pid(&corrald, &slow);
+    assert_eq!(corrald.http("POST", &format!("/v1/services/{slow}/stop?timeout=soon"), "").0, 400);
+    stop_and_check(&mut corrald, &[&broken, &slow]);
 }
 
 #[test]
@@ -257,7 +299,7 @@ fn events_show_a_restart_and_an_oom_kill() {
     let mut corrald = Corrald::new(&[]);
     // The shell doubles a string until the kernel kills it at its 16 MiB limit.
     let hog_script = "echo start >> /out/hog; x=a; while true; do x=$x$x; done";
-    let limits = "resources = { memory = \"16M\" }\nrestart = { policy = \"always\", backoff = { initial = \"5s\" } }";
+    let limits = "resources = { memory = \"16M\" }\nrestart = { policy = \"unless-stopped\", backoff = { initial = \"5s\" } }";
     let text = service(&corrald, &bundle, &hog, hog_script, limits) + &service(&corrald, &bundle, &steady, &waiter("steady"), "");
     corrald.write_manifest(&text);
     corrald.spawn();
@@ -287,5 +329,13 @@ fn events_show_a_restart_and_an_oom_kill() {
     let history = corrald.ctl_ok(&["events"]);
     assert!(history.contains(&oom_line) && history.contains(&restarted), "events without -f replay the past:\n{history}");
     drop(follower);
+
+    // The count of OOM kills outlives corrald (the hog is held down meanwhile).
+    corrald.ctl_ok(&["stop", &hog]);
+    let counted = corrald.inspect(&hog)["oom_kills"].as_u64().expect("a count");
+    corrald.sigkill();
+    corrald.spawn();
+    corrald.wait_for_api();
+    assert_eq!(corrald.inspect(&hog)["oom_kills"].as_u64(), Some(counted), "kept across corrald's restart");
     stop_and_check(&mut corrald, &[&hog, &steady]);
 }

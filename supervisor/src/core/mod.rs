@@ -16,15 +16,19 @@ mod action;
 pub mod backoff;
 mod exit;
 mod health;
+mod operation;
 mod start;
 mod state;
 mod stop;
 mod time;
 
 #[cfg(test)]
+mod operation_tests;
+#[cfg(test)]
 mod tests;
 
 pub use action::Action;
+pub use operation::{Followed, Outcome, Request};
 pub use state::{
     DownReason, Event, ExitRecord, ExitStatus, Health, HealthStatus, Observed, Phase, RunId, ServiceState, StopReason,
 };

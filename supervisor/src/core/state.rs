@@ -41,6 +41,8 @@ pub struct ServiceState {
     /// Restarts ever, for status and metrics.
     pub restarts: u64,
     pub last_exit: Option<ExitStatus>,
+    /// The run `last_exit` ended.
+    pub last_exit_run: Option<RunId>,
 }
 
 /// Where a service is in its life.
@@ -204,6 +206,7 @@ impl ServiceState {
             recent_restarts: 0,
             restarts: 0,
             last_exit: None,
+            last_exit_run: None,
         }
     }
 
@@ -281,6 +284,7 @@ impl ServiceState {
             _ => (None, None, None),
         };
         self.last_exit = Some(status.clone());
+        self.last_exit_run = Some(run);
         self.phase = Phase::Exited { exit: ExitRecord { run, at: now, status, reason, since, healthy_since } };
     }
 

@@ -7,18 +7,18 @@ use super::*;
 use crate::device::Device;
 use crate::manifest::{self, Manifest};
 
-const SEED: u64 = 0x5eed;
+pub(super) const SEED: u64 = 0x5eed;
 
-fn manifest(text: &str) -> Manifest {
+pub(super) fn manifest(text: &str) -> Manifest {
     manifest::parse(text, &Device { mem_total: 1 << 40 }).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn at(ms: u64) -> Instant {
+pub(super) fn at(ms: u64) -> Instant {
     Instant::from_millis(ms)
 }
 
 /// A service block with a rootfs and args, plus `extra` lines.
-fn service(name: &str, extra: &str) -> String {
+pub(super) fn service(name: &str, extra: &str) -> String {
     format!("[services.{name}]\nrootfs = \"/r/{name}\"\nprocess = {{ args = [\"/bin/{name}\"] }}\n{extra}\n")
 }
 
@@ -53,7 +53,7 @@ fn signalled(actions: &[Action]) -> Vec<&str> {
 }
 
 /// Reconciles, then reports every Start as having succeeded at the same time.
-fn start_all(desired: &Manifest, observed: &mut Observed, now: Instant) -> Vec<Action> {
+pub(super) fn start_all(desired: &Manifest, observed: &mut Observed, now: Instant) -> Vec<Action> {
     let actions = reconcile(desired, observed, now);
     for (service, run) in started_runs(&actions) {
         observed.apply(Event::Started { service, run }, now);
@@ -65,7 +65,7 @@ fn run_of(observed: &Observed, name: &str) -> RunId {
     observed.services[name].live_run().expect("service is live")
 }
 
-fn exit(observed: &mut Observed, name: &str, status: ExitStatus, now: Instant) {
+pub(super) fn exit(observed: &mut Observed, name: &str, status: ExitStatus, now: Instant) {
     let run = run_of(observed, name);
     observed.apply(Event::Exited { service: name.into(), run, status }, now);
 }

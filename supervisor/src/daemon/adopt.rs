@@ -1,6 +1,9 @@
 //! Start-up: taking over what an earlier corrald left.
 //!
 //! Rules:
+//! - A state file of an earlier boot (its boot id differs) adopts nothing: every
+//!   container of it is gone, and a device that boots the same way each time easily
+//!   gives a new process the recorded pid and start time.
 //! - A container recorded in the state file whose init is still the same process (pid
 //!   and start time match; pidfd_open'ed before the check, so the pidfd is bound to the
 //!   checked process) is adopted: its service is `Running` in the core under a fresh run
@@ -50,7 +53,11 @@ impl Daemon {
         self.next_container = snapshot.next_container.max(1);
         self.seed_services(&snapshot, now);
         let mut adopted = BTreeSet::new();
-        for (service, record) in &snapshot.services {
+        let earlier_boot = !snapshot.boot_id.is_empty() && snapshot.boot_id != self.boot_id;
+        if earlier_boot {
+            say("the state file is from an earlier boot: its containers are gone; starting every service");
+        }
+        for (service, record) in snapshot.services.iter().filter(|_| !earlier_boot) {
             if let Some(container) = &record.container
                 && self.adopt(service, container, now)
             {
@@ -69,6 +76,9 @@ impl Daemon {
                 state.restarts = record.restarts;
                 state.recent_restarts = record.recent_restarts;
                 state.held = record.held && service.supervision.restart.hold_survives_daemon_restart();
+            }
+            if let Some(record) = snapshot.services.get(name).filter(|record| record.oom_kills > 0) {
+                self.api.events.oom_kills.insert(name.clone(), record.oom_kills);
             }
             self.observed.services.insert(name.clone(), state);
         }

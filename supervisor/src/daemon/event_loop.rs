@@ -12,7 +12,7 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 
 use super::api::Api;
 use super::bundle::HostFacts;
-use super::logs::{self, Drained, LogLimits, RotatingFile};
+use super::logs::{Drained, Drainer, LogLimits, RotatingFile};
 use super::notify::Notifier;
 use super::persist::{ContainerRecord, InitRecord, ServiceRecord, Snapshot, StateFile};
 use super::probe::RunningProbe;
@@ -20,7 +20,7 @@ use super::runtime::RuntimeCli;
 use super::{DaemonError, Dirs, Options, clock, say};
 use crate::core::{self, Event, Instant, Observed, RunId};
 use crate::device::Device;
-use crate::manifest::{self, Manifest, NetworkMode};
+use crate::manifest::{self, Manifest, NetworkMode, Priority};
 
 /// A live container of a service.
 pub(super) struct Container {
@@ -63,6 +63,8 @@ pub(super) struct Daemon {
     pub inits: HashMap<i32, String>,
     pub log_readers: BTreeMap<u64, LogReader>,
     pub log_files: BTreeMap<String, RotatingFile>,
+    /// Moves pipe output into `log_files` (one scratch pipe for every service).
+    pub log_drainer: Drainer,
     pub probes: BTreeMap<u64, RunningProbe>,
     pub next_token: u64,
     /// Events found while carrying out actions, applied before the next reconcile.
@@ -71,6 +73,8 @@ pub(super) struct Daemon {
     pub state_file: StateFile,
     pub saved: Option<Snapshot>,
     pub own_netns: OwnedFd,
+    /// This boot's id (empty if unknown): recorded with the state, checked at adoption.
+    pub boot_id: String,
     /// The control socket and its clients.
     pub api: Api,
     pub notifier: Notifier,
@@ -110,7 +114,7 @@ impl Daemon {
         let mut daemon = Daemon {
             runtime: RuntimeCli::new(options.runtime.clone(), dirs.runtime_root()),
             state_file: StateFile::new(&dirs.root),
-            host: HostFacts { pure_cgroup_v2: super::pure_cgroup_v2() },
+            host: HostFacts::detect(),
             observed: Observed::new(jitter_seed()),
             dirs,
             manifest,
@@ -120,17 +124,26 @@ impl Daemon {
             inits: HashMap::new(),
             log_readers: BTreeMap::new(),
             log_files: BTreeMap::new(),
+            log_drainer: Drainer::new().map_err(|e| DaemonError::io("cannot create the log drain's pipe", e))?,
             probes: BTreeMap::new(),
             next_token: 0,
             pending: Vec::new(),
             next_container: 1,
             saved: None,
             own_netns,
+            boot_id: std::fs::read_to_string(BOOT_ID).map(|id| id.trim().to_owned()).unwrap_or_default(),
             api,
             notifier: Notifier::from_env(),
             signals,
             timer,
         };
+        let lowest = daemon.host.lowest_oom_score_adj;
+        if lowest > Priority::Critical.oom_score_adj() {
+            say(format!(
+                "no CAP_SYS_RESOURCE: critical services get oom_score_adj {lowest}, not {} (their CPU weight still applies)",
+                Priority::Critical.oom_score_adj()
+            ));
+        }
         daemon.take_over(clock::now());
         Ok(daemon)
     }
@@ -145,6 +158,7 @@ impl Daemon {
             self.reconcile(now)?;
             self.note_changes(now);
             self.persist();
+            self.settle_requests(now);
             if std::mem::take(&mut first) {
                 self.notifier.ready(now);
             }
@@ -198,9 +212,11 @@ impl Daemon {
         let record = |(name, state): (&String, &crate::core::ServiceState)| {
             let container = self.containers.get(name).map(|c| ContainerRecord { id: c.id.clone(), init: c.init });
             let (restarts, recent_restarts, held) = (state.restarts, state.recent_restarts, state.held);
-            (name.clone(), ServiceRecord { container, restarts, recent_restarts, held })
+            let oom_kills = self.api.events.oom_kills.get(name).copied().unwrap_or(0);
+            (name.clone(), ServiceRecord { container, restarts, recent_restarts, held, oom_kills })
         };
-        Snapshot { next_container: self.next_container, services: self.observed.services.iter().map(record).collect() }
+        let services = self.observed.services.iter().map(record).collect();
+        Snapshot { next_container: self.next_container, services, boot_id: self.boot_id.clone() }
     }
 
     fn arm_timer(&mut self, now: Instant) -> Result<(), DaemonError> {
@@ -312,21 +328,29 @@ impl Daemon {
 
     fn drain_log(&mut self, token: u64) {
         let Some(reader) = self.log_readers.get(&token) else { return };
-        let (dir, limits) = (self.dirs.logs(), self.options.log_limits);
+        let (dir, limits) = (self.dirs.logs(), self.log_limits_of(&reader.service));
         let file = self.log_files.entry(reader.service.clone()).or_insert_with(|| log_file(&dir, &reader.service, limits));
+        // Read again on every drain: a manifest applied since applies to what comes next.
+        file.set_limits(limits);
         let api = &mut self.api;
-        match logs::drain(&reader.fd, file, &mut |bytes| api.feed_logs(&reader.service, bytes)) {
+        match self.log_drainer.drain(&reader.fd, file, &mut |bytes| api.feed_logs(&reader.service, bytes)) {
             Ok(Drained::Empty) => {}
             Ok(Drained::Closed) => {
                 self.log_readers.remove(&token);
             }
             Err(error) => {
-                say(format!("service {}: cannot write its log: {error}", reader.service));
-                // Reading on would lose lines anyway; dropping the reader at least
-                // never blocks the loop. The container keeps its own reader.
+                say(format!("service {}: cannot read its output pipe: {error}", reader.service));
+                // A pipe that fails would wake the loop forever: drop the reader. The
+                // container keeps its own reader, and the next corrald reads what is left.
                 self.log_readers.remove(&token);
             }
         }
+    }
+
+    /// `service`'s log limits: its manifest `logs` table over corrald's flags.
+    pub fn log_limits_of(&self, service: &str) -> LogLimits {
+        let settings = self.manifest.services.get(service).map(|s| s.supervision.logs).unwrap_or_default();
+        self.options.log_limits.with(&settings)
     }
 
     /// Reads what `service`'s containers wrote that is still in their pipes.
@@ -344,6 +368,8 @@ impl Daemon {
         }
     }
 }
+
+const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
 
 fn log_file(dir: &std::path::Path, service: &str, limits: LogLimits) -> RotatingFile {
     RotatingFile::new(dir, service, limits)

@@ -9,7 +9,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use super::bundle::cgroup_path;
 use super::event_loop::{Daemon, Job};
 use super::persist::InitRecord;
-use super::runtime::{oom_killed, start_time};
+use super::runtime::{oom_killed, run_error, start_time};
 use super::say;
 use crate::core::{Event, ExitStatus};
 
@@ -65,7 +65,7 @@ impl Daemon {
         let pid = match (status, pid) {
             (WaitStatus::Exited(_, 0), Some(pid)) => pid,
             (WaitStatus::Exited(_, 0), None) => return self.abandon_start(service, "corral run wrote no pid file".into()),
-            (status, _) => return self.abandon_start(service, format!("corral run failed ({status:?}); see the service's log")),
+            (status, _) => return self.abandon_start(service, run_error(&self.dirs.bundle(id), &ended(status))),
         };
         container.init = Some(InitRecord { pid, start_time: start_time(pid).unwrap_or(0) });
         self.pending.push(Event::Started { service: service.to_owned(), run });
@@ -108,5 +108,14 @@ fn exit_status(status: WaitStatus) -> ExitStatus {
         WaitStatus::Exited(_, code) => ExitStatus::Code(code),
         WaitStatus::Signaled(_, signal, _) => ExitStatus::Signal(signal as i32),
         _ => ExitStatus::Unknown,
+    }
+}
+
+/// How a command ended, in words.
+fn ended(status: WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exited with {code}"),
+        WaitStatus::Signaled(_, signal, _) => format!("was killed by {signal}"),
+        other => format!("ended ({other:?})"),
     }
 }

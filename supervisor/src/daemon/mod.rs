@@ -31,7 +31,7 @@ mod probe;
 pub mod runtime;
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use logs::LogLimits;
 
@@ -46,6 +46,7 @@ pub struct Options {
     pub socket: PathBuf,
     /// The `corral` binary.
     pub runtime: PathBuf,
+    /// For services whose manifest entry has no `logs` table (or leaves a key out).
     pub log_limits: LogLimits,
 }
 
@@ -112,9 +113,4 @@ impl Dirs {
 /// corrald's own messages, on stderr.
 pub(crate) fn say(message: impl std::fmt::Display) {
     eprintln!("corrald: {message}");
-}
-
-/// Whether this is a pure cgroup v2 host.
-fn pure_cgroup_v2() -> bool {
-    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }

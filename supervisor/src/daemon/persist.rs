@@ -21,6 +21,10 @@ pub struct Snapshot {
     /// Numbers container ids (`<service>-<n>`), so that no id is used twice.
     pub next_container: u64,
     pub services: BTreeMap<String, ServiceRecord>,
+    /// The kernel's boot id when this was saved: containers of another boot are gone,
+    /// and a pid recorded then may name an unrelated process now.
+    #[serde(default)]
+    pub boot_id: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +35,9 @@ pub struct ServiceRecord {
     pub recent_restarts: u32,
     /// Stopped by the operator.
     pub held: bool,
+    /// Containers killed at their memory limit, ever.
+    #[serde(default)]
+    pub oom_kills: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,7 +139,7 @@ mod tests {
             container: Some(ContainerRecord { id: format!("web-{n}"), init }),
             ..ServiceRecord::default()
         };
-        Snapshot { next_container: n, services: [("web".to_owned(), record)].into() }
+        Snapshot { next_container: n, services: [("web".to_owned(), record)].into(), boot_id: "b".into() }
     }
 
     #[test]

@@ -29,9 +29,11 @@ impl RuntimeCli {
     }
 
     /// `run --detach`: returns once the container's process runs. Its stdout and
-    /// stderr (and the runtime's own error line) go to `output`, the log pipe.
+    /// stderr (and the runtime's own error line) go to `output`, the log pipe; the
+    /// error is also logged as JSON to `RUN_LOG` in the bundle, for `run_error`.
     pub fn run_detached(&self, id: &str, bundle: &Path, pid_file: &Path, output: &OwnedFd) -> std::io::Result<Command> {
         let mut command = self.command();
+        command.arg("--log").arg(bundle.join(RUN_LOG)).args(["--log-format", "json"]);
         command.args(["run", "--detach", "--bundle"]).arg(bundle).arg("--pid-file").arg(pid_file).arg(id);
         command.stdout(output.try_clone()?).stderr(output.try_clone()?);
         Ok(command)
@@ -68,6 +70,19 @@ impl RuntimeCli {
         let ids = entries.filter_map(Result::ok).filter(|entry| entry.path().is_dir());
         ids.filter_map(|entry| entry.file_name().into_string().ok()).collect()
     }
+}
+
+/// The runtime's log of a `run`, in the container's bundle directory.
+const RUN_LOG: &str = "run.log";
+
+/// Why `corral run` of the container in `bundle` failed: the last error the runtime
+/// logged (it names the fault and the fix), else how the command ended.
+pub fn run_error(bundle: &Path, ended: &str) -> String {
+    let text = fs::read_to_string(bundle.join(RUN_LOG)).unwrap_or_default();
+    let entries = text.lines().rev().filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok());
+    let mut errors = entries.filter(|entry| entry["level"] == "error");
+    let logged = errors.find_map(|entry| entry["msg"].as_str().map(str::to_owned));
+    logged.unwrap_or_else(|| format!("corral run {ended}"))
 }
 
 /// Field 22 of /proc/<pid>/stat: when the process started, in clock ticks after boot.

@@ -9,8 +9,10 @@ use std::path::PathBuf;
 use super::container::{PathRule, checked_path, read_mounts, read_paths, read_process, read_resources};
 use super::error::Errors;
 use super::reader::Table;
-use super::supervision::{read_depends_on, read_health, read_restart, read_stop};
-use super::types::{ContainerSpec, Image, NetworkMode, Priority, Resources, Service, StopSpec, Supervision};
+use super::supervision::{read_depends_on, read_health, read_logs, read_restart, read_stop};
+use super::types::{
+    ContainerSpec, Image, LogSettings, NetworkMode, Priority, Resources, Service, StopSpec, Supervision,
+};
 
 /// What the cross-service checks need to point at.
 pub(crate) struct ServiceSpans {
@@ -52,12 +54,13 @@ pub(crate) fn read_service(
     let health = table.table(errors, "health").and_then(|health| read_health(health, errors));
     let dependencies = read_depends_on(&mut table, errors);
     let stop = table.table(errors, "stop").map_or_else(StopSpec::default, |stop| read_stop(stop, errors));
+    let logs = table.table(errors, "logs").map_or_else(LogSettings::default, |logs| read_logs(logs, errors));
     table.finish(errors);
 
     let image = image.unwrap_or_else(|| Image::Rootfs(PathBuf::new()));
     let container = ContainerSpec { image, process, mounts, devices, network, resources, priority };
     let (depends_on, dependency_spans) = dependencies.into_iter().unzip();
-    let supervision = Supervision { restart, backoff, health, depends_on, stop };
+    let supervision = Supervision { restart, backoff, health, depends_on, stop, logs };
     let spans = ServiceSpans { name: name_span, dependencies: dependency_spans, memory: memory.map(|m| m.span()) };
     (Service { name: name.to_owned(), container, supervision }, spans)
 }

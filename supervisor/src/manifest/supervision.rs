@@ -1,5 +1,5 @@
 //! Reading the supervision half of a service: restart policy and backoff, health
-//! check, dependencies, and how it is stopped.
+//! check, dependencies, how it is stopped, and its log limits.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -10,9 +10,9 @@ use serde::Deserialize;
 use super::container::in_range;
 use super::error::Errors;
 use super::reader::{Field, Table};
-use super::types::{Backoff, Condition, Dependency, HealthCheck, Probe, RestartPolicy, StopSpec};
+use super::types::{Backoff, Condition, Dependency, HealthCheck, LogSettings, Probe, RestartPolicy, StopSpec};
 use crate::signal;
-use crate::units::HumanDuration;
+use crate::units::{HumanDuration, Size};
 
 #[derive(Clone, Copy, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -192,4 +192,21 @@ pub(crate) fn read_stop(mut table: Table, errors: &mut Errors) -> StopSpec {
     let grace = duration(&mut table, errors, "grace").map(Field::into_inner);
     table.finish(errors);
     StopSpec { signal: signal.unwrap_or(default.signal), grace: grace.unwrap_or(default.grace) }
+}
+
+/// Most rotated log files a service may keep: each rotation renames every one of them.
+const MAX_LOG_KEEP: u64 = 1000;
+
+/// `[services.NAME.logs]`: max_size and keep, each optional.
+pub(crate) fn read_logs(mut table: Table, errors: &mut Errors) -> LogSettings {
+    let max_size = table.get::<Size>(errors, "max_size").and_then(|size| {
+        let bytes = size.get_ref().0;
+        if bytes == 0 {
+            table.error(errors, &size.span(), "max_size", "must be more than 0, e.g. \"1M\"");
+        }
+        (bytes > 0).then_some(bytes)
+    });
+    let keep = in_range(&mut table, errors, "keep", 0, MAX_LOG_KEEP).map(|keep| keep as u32);
+    table.finish(errors);
+    LogSettings { max_size, keep }
 }

@@ -46,6 +46,10 @@ timeout = "1s"
 retries = 2
 start_period = "30s"
 
+[services.db.logs]
+max_size = "2M"
+keep = 5
+
 [services.gateway]
 bundle = "/var/lib/corral/bundles/gateway"
 network = "host"
@@ -79,6 +83,7 @@ fn full_manifest() {
     let health = db.supervision.health.as_ref().unwrap();
     assert_eq!(health.probe, Probe::Tcp { port: 5432 });
     assert_eq!((health.interval, health.retries), (Duration::from_secs(5), 2));
+    assert_eq!(db.supervision.logs, LogSettings { max_size: Some(2 << 20), keep: Some(5) });
 
     let gateway = &manifest.services["gateway"];
     assert_eq!(gateway.container.image, Image::Bundle("/var/lib/corral/bundles/gateway".into()));
@@ -103,6 +108,7 @@ fn defaults() {
     assert_eq!(a.supervision.restart, RestartPolicy::Always);
     assert_eq!(a.supervision.backoff, Backoff::default());
     assert_eq!(a.supervision.stop, StopSpec::default());
+    assert_eq!(a.supervision.logs, LogSettings { max_size: None, keep: None });
     assert!(parse("", &DEVICE).unwrap().services.is_empty());
 }
 
@@ -279,4 +285,31 @@ fn errors_display_one_per_line() {
     let shown = errors.to_string();
     assert!(shown.starts_with("manifest refused: 2 errors\n  "), "{shown}");
     assert!(shown.contains("2:10: service \"a\": rootfs: invalid type: integer `1`, expected a string"), "{shown}");
+}
+
+#[test]
+fn log_limits() {
+    let with = |logs: &str| {
+        format!("[services.a]\nrootfs = \"/a\"\nprocess = {{ args = [\"/a\"] }}\n[services.a.logs]\n{logs}\n")
+    };
+    let logs = |text: &str| parse(&with(text), &DEVICE).map(|m| m.services["a"].supervision.logs);
+    assert_eq!(logs("max_size = 4096"), Ok(LogSettings { max_size: Some(4096), keep: None }));
+    assert_eq!(logs("keep = 0"), Ok(LogSettings { max_size: None, keep: Some(0) }));
+    assert_eq!(logs("keep = 1000\nmax_size = \"1K\""), Ok(LogSettings { max_size: Some(1024), keep: Some(1000) }));
+
+    let text = with("max_size = \"0M\"\nkeep = 1001\nsize = 5");
+    let want: &[Expected] = &[
+        (5, 12, Some("a"), "logs.max_size: must be more than 0"),
+        (6, 8, Some("a"), "logs.keep: must be between 0 and 1000"),
+        (7, 1, Some("a"), "unknown key `logs.size`"),
+    ];
+    assert_errors(&text, &DEVICE, want);
+    let text = with("max_size = \"big\"\nkeep = -1");
+    let want: &[Expected] = &[
+        (5, 12, Some("a"), "logs.max_size: invalid size \"big\""),
+        (6, 8, Some("a"), "logs.keep: must be between 0 and 1000"),
+    ];
+    assert_errors(&text, &DEVICE, want);
+    let text = "[services.a]\nrootfs = \"/a\"\nprocess = { args = [\"/a\"] }\nlogs = \"2M\"\n";
+    assert_errors(text, &DEVICE, &[(4, 8, Some("a"), "logs: expected a table, found string")]);
 }

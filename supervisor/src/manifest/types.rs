@@ -153,6 +153,16 @@ pub struct Supervision {
     pub health: Option<HealthCheck>,
     pub depends_on: Vec<Dependency>,
     pub stop: StopSpec,
+    pub logs: LogSettings,
+}
+
+/// A service's own log limits; None keeps corrald's (`--log-max-size`, `--log-keep`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogSettings {
+    /// The log file is rotated when a write would take it past this many bytes.
+    pub max_size: Option<u64>,
+    /// Rotated files kept (`.1` … `.keep`).
+    pub keep: Option<u32>,
 }
 
 /// When an exited service is started again.

@@ -38,12 +38,13 @@ enum Command {
         tail: Option<usize>,
         service: String,
     },
-    /// Start a stopped service (clears an operator's stop and a given-up state).
-    Start { service: String },
-    /// Stop a service and hold it down until started again.
-    Stop { service: String },
-    /// Stop a service and start it again.
-    Restart { service: String },
+    /// Start a stopped service (clears an operator's stop and a given-up state); returns
+    /// once it runs.
+    Start(Operator),
+    /// Stop a service and hold it down until started again; returns once it is down.
+    Stop(Operator),
+    /// Stop a service and start it again; returns once the new container runs.
+    Restart(Operator),
     /// Reconcile the running services to a new manifest (added, removed, changed).
     Apply { manifest: PathBuf },
     /// State changes, health changes and OOM kills.
@@ -54,6 +55,18 @@ enum Command {
     },
     /// The Prometheus metrics text.
     Metrics,
+}
+
+#[derive(clap::Args)]
+struct Operator {
+    service: String,
+    /// Give up waiting after SECONDS (the request stays in effect); default: 60 s, plus
+    /// the stop grace period for stop and restart.
+    #[arg(long, value_name = "SECONDS", conflicts_with = "no_wait")]
+    timeout: Option<u64>,
+    /// Return once corrald has the request, without waiting for it to take effect.
+    #[arg(long)]
+    no_wait: bool,
 }
 
 /// Why corralctl stopped early.
@@ -102,9 +115,9 @@ fn run(client: &Client, command: Command) -> Result<(), Failure> {
             print(&format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON serialises")))
         }
         Command::Logs { follow, tail, service } => logs(client, &service, tail, follow),
-        Command::Start { service } => operator(client, &service, "start"),
-        Command::Stop { service } => operator(client, &service, "stop"),
-        Command::Restart { service } => operator(client, &service, "restart"),
+        Command::Start(args) => operator(client, &args, "start"),
+        Command::Stop(args) => operator(client, &args, "stop"),
+        Command::Restart(args) => operator(client, &args, "restart"),
         Command::Apply { manifest } => apply(client, &manifest),
         Command::Events { follow } => events(client, follow),
         Command::Metrics => print(&String::from_utf8_lossy(&client.get("/metrics")?.body)),
@@ -129,9 +142,15 @@ fn logs(client: &Client, service: &str, tail: Option<usize>, follow: bool) -> Re
     Ok(())
 }
 
-fn operator(client: &Client, service: &str, action: &str) -> Result<(), Failure> {
-    client.post(&format!("/v1/services/{service}/{action}"), b"")?;
-    print(&format!("{service}: {action} requested\n"))
+fn operator(client: &Client, args: &Operator, action: &str) -> Result<(), Failure> {
+    let service = &args.service;
+    let timeout = if args.no_wait { Some(0) } else { args.timeout };
+    let query = timeout.map(|secs| format!("?timeout={secs}")).unwrap_or_default();
+    let answer = client.post(&format!("/v1/services/{service}/{action}{query}"), b"")?.json()?;
+    match answer["state"].as_str() {
+        Some(state) => print(&format!("{service}: {state}\n")),
+        None => print(&format!("{service}: {action} requested\n")),
+    }
 }
 
 fn apply(client: &Client, manifest: &PathBuf) -> Result<(), Failure> {

@@ -49,10 +49,11 @@ struct RunArgs {
     /// The corral binary (default: next to corrald, else `corral` in PATH).
     #[arg(long)]
     runtime: Option<PathBuf>,
-    /// Size at which a service's log file is rotated, e.g. 1M or 512K.
+    /// Size at which a service's log file is rotated, e.g. 1M or 512K (a service's
+    /// `logs.max_size` in the manifest overrides it).
     #[arg(long, default_value = "1M", value_parser = parse_size)]
     log_max_size: u64,
-    /// Rotated log files kept per service (`.1` … `.N`).
+    /// Rotated log files kept per service (`.1` … `.N`; `logs.keep` overrides it).
     #[arg(long, default_value_t = 3)]
     log_keep: u32,
 }

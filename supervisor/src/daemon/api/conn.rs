@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use nix::poll::PollFlags;
 
 use super::http::{self, MAX_BODY, MAX_HEAD, Parsed, Request, Response};
-use crate::core::Instant;
+use crate::core::{Followed, Instant};
 
 /// A follower that has not read this much of its stream is dropped, so a stuck client
 /// cannot make corrald hold an ever-growing buffer.
@@ -30,6 +30,8 @@ pub enum Phase {
     Answering,
     /// Sending a stream until the client closes.
     Following(Follow),
+    /// An operator's request, answered once it has taken effect (or at the deadline).
+    Waiting(Followed),
     /// Done (answered, gone, or failed): to be dropped.
     Closed,
 }
@@ -66,6 +68,9 @@ impl Conn {
             // POLLHUP, reported without asking, that it is gone entirely.
             Phase::Following(_) if self.input_closed => write,
             Phase::Following(_) => PollFlags::POLLIN | write,
+            // Read only to learn that the client gave up waiting.
+            Phase::Waiting(_) if self.input_closed => PollFlags::empty(),
+            Phase::Waiting(_) => PollFlags::POLLIN,
             Phase::Closed => return None,
         };
         Some((self.stream.as_fd(), interest))
@@ -128,6 +133,12 @@ impl Conn {
         self.flush();
     }
 
+    /// Holds the answer until `settle_requests` gives it, at `until` at the latest.
+    pub fn wait(&mut self, followed: Followed, until: Instant) {
+        self.phase = Phase::Waiting(followed);
+        self.deadline = until;
+    }
+
     /// Adds bytes to a stream; a client too far behind is dropped.
     pub fn send(&mut self, bytes: &[u8]) {
         if self.output.len() + bytes.len() > MAX_BACKLOG {
@@ -138,9 +149,10 @@ impl Conn {
         self.flush();
     }
 
-    /// The socket is ready: read (a follower's input is ignored) or write what is pending.
+    /// The socket is ready: read (a follower's or waiter's input is ignored) or write
+    /// what is pending. A waiter that hangs up is dropped; its request stays in effect.
     pub fn ready(&mut self, flags: PollFlags) {
-        let following = matches!(self.phase, Phase::Following(_));
+        let following = matches!(self.phase, Phase::Following(_) | Phase::Waiting(_));
         if flags.intersects(PollFlags::POLLERR | PollFlags::POLLNVAL) || (following && flags.contains(PollFlags::POLLHUP))
         {
             self.phase = Phase::Closed;

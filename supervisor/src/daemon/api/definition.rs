@@ -93,6 +93,7 @@ fn supervision(supervision: &Supervision) -> Value {
         "health": supervision.health.as_ref().map(health),
         "depends_on": depends_on,
         "stop": { "signal": supervision.stop.signal, "grace": duration(supervision.stop.grace) },
+        "logs": { "max_size": supervision.logs.max_size, "keep": supervision.logs.keep },
     })
 }
 

@@ -65,7 +65,7 @@ pub struct EventLog {
     next_seq: u64,
     /// Each service's (state, health) as last seen.
     seen: BTreeMap<String, (&'static str, &'static str)>,
-    /// OOM kills per service since corrald started.
+    /// OOM kills per service, ever (kept in the state file).
     pub oom_kills: BTreeMap<String, u64>,
 }
 

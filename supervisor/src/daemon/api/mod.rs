@@ -9,7 +9,8 @@
 //!
 //! Layout: `http` (parsing and writing), `conn` (one connection), `routes` (what each
 //! endpoint does), `views` (status, inspect, metrics), `describe` (state in words),
-//! `events` (the event log), `apply`, `tail`, `definition`, `metrics`.
+//! `events` (the event log), `operator` (start, stop, restart), `apply`, `tail`,
+//! `definition`, `metrics`.
 
 mod apply;
 mod conn;
@@ -18,6 +19,7 @@ pub mod describe;
 pub mod events;
 pub mod http;
 mod metrics;
+mod operator;
 mod routes;
 mod tail;
 mod views;
@@ -94,7 +96,8 @@ impl Api {
     /// Drops connections past their deadline, and closed ones.
     pub fn expire(&mut self, now: Instant) {
         self.conns.retain(|_, conn| {
-            let late = conn.deadline <= now && !matches!(conn.phase, Phase::Following(_));
+            // A waiting request's deadline is `settle_requests`' to answer.
+            let late = conn.deadline <= now && matches!(conn.phase, Phase::Reading | Phase::Answering);
             !late && conn.phase != Phase::Closed
         });
     }
@@ -204,6 +207,7 @@ impl Daemon {
             Reply::Stream { content_type, first, follow } => {
                 conn.start_stream(http::stream_head(content_type), &first, follow)
             }
+            Reply::Wait { followed, until } => conn.wait(followed, until),
         }
     }
 

@@ -1,12 +1,11 @@
 //! What each endpoint does (the reference is docs/api.md).
 
-use serde_json::json;
 
 use super::apply::{Changes, errors_json, save_manifest};
 use super::conn::Follow;
 use super::http::{JSON_LINES, PROMETHEUS, Request, Response, TEXT};
 use super::{metrics, tail};
-use crate::core::{Event, Instant};
+use crate::core::{Followed, Instant};
 use crate::daemon::event_loop::Daemon;
 use crate::device::Device;
 use crate::manifest;
@@ -16,6 +15,8 @@ pub(super) enum Reply {
     Answer(Response),
     /// A 200 whose body goes on until the client closes: `first`, then what `follow` brings.
     Stream { content_type: &'static str, first: Vec<u8>, follow: Follow },
+    /// An operator's request, answered once it has taken effect or at `until`.
+    Wait { followed: Followed, until: Instant },
 }
 
 impl From<Response> for Reply {
@@ -52,31 +53,11 @@ impl Daemon {
                 None => no_such_service(name).into(),
             },
             ["v1", "services", name, "logs"] => self.logs(name, &request),
-            ["v1", "services", name, action] => self.operator(name, action, now).into(),
+            ["v1", "services", name, action] => self.operator(name, action, &request, now),
             ["v1", "apply"] => self.apply(&request.body).into(),
             ["v1", "events"] => self.events(&request),
             _ => Response::text(PROMETHEUS, metrics::render(&self.samples(now)).into_bytes()).into(),
         }
-    }
-
-    /// start, stop or restart: an operator's event for the core. The hold of a stop is
-    /// written to the state file before the answer goes out.
-    fn operator(&mut self, name: &str, action: &str, now: Instant) -> Response {
-        if !self.manifest.services.contains_key(name) {
-            return no_such_service(name);
-        }
-        if self.observed.shutting_down {
-            return Response::error(409, "corrald is shutting down");
-        }
-        let service = name.to_owned();
-        let event = match action {
-            "start" => Event::StartRequested { service },
-            "stop" => Event::StopRequested { service },
-            _ => Event::RestartRequested { service },
-        };
-        self.observed.apply(event, now);
-        self.persist();
-        Response::json(202, &json!({ "service": name, "requested": action }))
     }
 
     /// A new manifest: validated whole; if accepted, saved over the manifest file and
@@ -116,7 +97,7 @@ impl Daemon {
             Err(response) => return response.into(),
         };
         self.drain_logs_of(name); // what is still in the pipe belongs before the tail's end
-        let text = tail::tail(&self.dirs.logs(), name, self.options.log_limits.keep, tail);
+        let text = tail::tail(&self.dirs.logs(), name, self.log_limits_of(name).keep, tail);
         if request.flag("follow") {
             Reply::Stream { content_type: TEXT, first: text, follow: Follow::Logs(name.to_owned()) }
         } else {
@@ -146,7 +127,7 @@ fn tail_param(request: &Request) -> Result<Option<usize>, Response> {
     }
 }
 
-fn no_such_service(name: &str) -> Response {
+pub(super) fn no_such_service(name: &str) -> Response {
     Response::error(404, format!("no such service: {name}"))
 }
 

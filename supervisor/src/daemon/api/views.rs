@@ -18,7 +18,7 @@ impl Daemon {
         state.definition.as_ref().or_else(|| self.manifest.services.get(name))
     }
 
-    fn summary(&self, name: &str, state: &ServiceState, now: Instant) -> Summary {
+    pub(super) fn summary(&self, name: &str, state: &ServiceState, now: Instant) -> Summary {
         let has_check = self.definition_of(name, state).is_some_and(|d| d.supervision.health.is_some());
         summarize(state, has_check, now)
     }

@@ -21,6 +21,26 @@ pub struct HostFacts {
     /// Pure cgroup v2 (cpu.weight and io.weight are then written as they are, through
     /// linux.resources.unified, rather than converted from v1 values).
     pub pure_cgroup_v2: bool,
+    /// The lowest oom_score_adj a container can be given: -1000 with CAP_SYS_RESOURCE,
+    /// else corrald's own (the kernel refuses to lower it further without that
+    /// capability, as when corrald itself runs in a container). A critical service gets
+    /// no lower than this instead of failing to start.
+    pub lowest_oom_score_adj: i32,
+}
+
+/// Its bit in the capability sets of /proc/<pid>/status (linux/capability.h).
+const CAP_SYS_RESOURCE: u32 = 24;
+
+impl HostFacts {
+    /// The facts of the host corrald runs on.
+    pub fn detect() -> HostFacts {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let effective = status.lines().find_map(|line| line.strip_prefix("CapEff:"));
+        let caps = effective.and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok()).unwrap_or(0);
+        let own = std::fs::read_to_string("/proc/self/oom_score_adj").ok().and_then(|text| text.trim().parse().ok());
+        let lowest = if caps & (1 << CAP_SYS_RESOURCE) != 0 { -1000 } else { own.unwrap_or(0) };
+        HostFacts { pure_cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(), lowest_oom_score_adj: lowest }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +78,7 @@ pub fn generate(service: &Service, id: &str, host: &HostFacts) -> Result<Value, 
         apply_process(&mut config["process"], process)?;
     }
     config["process"]["terminal"] = json!(false);
-    config["process"]["oomScoreAdj"] = json!(spec.priority.oom_score_adj());
+    config["process"]["oomScoreAdj"] = json!(spec.priority.oom_score_adj().max(host.lowest_oom_score_adj));
     apply_mounts(&mut config, &spec.mounts);
     for device in &spec.devices {
         apply_device(&mut config["linux"], device)?;

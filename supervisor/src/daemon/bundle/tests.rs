@@ -10,7 +10,7 @@ fn service(text: &str) -> Service {
 }
 
 fn host(pure_cgroup_v2: bool) -> HostFacts {
-    HostFacts { pure_cgroup_v2 }
+    HostFacts { pure_cgroup_v2, lowest_oom_score_adj: -1000 }
 }
 
 const WEB: &str = r#"
@@ -58,6 +58,15 @@ fn pure_v2_weights_are_written_as_they_are_and_host_network_has_no_namespace() {
     let namespaces = config["linux"]["namespaces"].as_array().expect("namespaces");
     assert!(!namespaces.iter().any(|ns| ns["type"] == "network"));
     assert!(config.get("hooks").is_none());
+}
+
+#[test]
+fn a_critical_service_gets_the_lowest_oom_score_adj_the_host_allows() {
+    let facts = HostFacts { pure_cgroup_v2: false, lowest_oom_score_adj: 0 };
+    let config = generate(&service(WEB), "web-1", &facts).expect("config");
+    assert_eq!(config["process"]["oomScoreAdj"], 0, "not below corrald's own without CAP_SYS_RESOURCE");
+    let best_effort = WEB.replace("\"critical\"", "\"best-effort\"");
+    assert_eq!(generate(&service(&best_effort), "web-2", &facts).expect("config")["process"]["oomScoreAdj"], 800);
 }
 
 #[test]
