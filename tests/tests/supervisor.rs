@@ -118,7 +118,7 @@ fn a_restarted_corrald_readopts_running_services_and_restarts_dead_ones() {
 }
 
 #[test]
-fn sigterm_stops_services_in_reverse_dependency_order() {
+fn sigterm_stops_services_in_reverse_dependency_order_then_kills_after_the_grace_period() {
     skip_unless_root!();
     let bundle = Bundle::new();
     let names = [unique_service("base"), unique_service("middle"), unique_service("top")];
@@ -126,16 +126,28 @@ fn sigterm_stops_services_in_reverse_dependency_order() {
     let mut text = service(&corrald, &bundle, &names[0], &waiter("base", "order"), "");
     text += &service(&corrald, &bundle, &names[1], &waiter("middle", "order"), &format!("depends_on = [\"{}\"]", names[0]));
     text += &service(&corrald, &bundle, &names[2], &waiter("top", "order"), &format!("depends_on = [\"{}\"]", names[1]));
+    // One that ignores SIGTERM: SIGKILL ends it after its grace period.
+    let stubborn = unique_service("stubborn");
+    let ignores_term = "trap '' TERM; echo start >> /out/stubborn; sleep 100000 & wait";
+    text += &service(&corrald, &bundle, &stubborn, ignores_term, "stop = { grace = \"1500ms\" }");
     corrald.write_manifest(&text);
     corrald.spawn();
 
-    corrald.wait_for("three starts", Duration::from_secs(20), || (lines(&corrald.out("order")).len() == 3).then_some(()));
+    corrald.wait_for("four starts", Duration::from_secs(20), || {
+        (lines(&corrald.out("order")).len() == 3 && corrald.out("stubborn") == "start\n").then_some(())
+    });
+    let began = std::time::Instant::now();
     let status = corrald.terminate(Duration::from_secs(30));
+    let took = began.elapsed();
     assert!(status.success(), "corrald exited with {status}\n{}", corrald.stderr());
     let order = lines(&corrald.out("order"));
     let want = ["start base", "start middle", "start top", "stop top", "stop middle", "stop base"];
     assert_eq!(order, want, "{}", corrald.stderr());
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let stderr = corrald.stderr();
+    let killed = stderr.lines().any(|l| l.starts_with(&format!("corrald: service {stubborn}: ")) && l.ends_with("ended: Signal(9)"));
+    assert!(killed, "{stubborn} was SIGKILLed:\n{stderr}");
+    assert!(took >= Duration::from_millis(1500), "SIGKILL came before the grace period ended: {took:?}");
+    let names: Vec<&str> = names.iter().map(String::as_str).chain([stubborn.as_str()]).collect();
     corrald.assert_nothing_left(&all_ids(&names));
 }
 

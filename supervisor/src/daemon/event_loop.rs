@@ -138,7 +138,8 @@ impl Daemon {
             timer,
         };
         let lowest = daemon.host.lowest_oom_score_adj;
-        if lowest > Priority::Critical.oom_score_adj() {
+        let critical = daemon.manifest.services.values().any(|s| s.container.priority == Priority::Critical);
+        if critical && lowest > Priority::Critical.oom_score_adj() {
             say(format!(
                 "no CAP_SYS_RESOURCE: critical services get oom_score_adj {lowest}, not {} (their CPU weight still applies)",
                 Priority::Critical.oom_score_adj()
