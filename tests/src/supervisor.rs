@@ -67,6 +67,7 @@ pub fn unique_service(tag: &str) -> String {
 pub struct Corrald {
     dir: TempDir,
     extra: Vec<String>,
+    env: Vec<(String, String)>,
     child: Option<Child>,
     runs: usize,
 }
@@ -78,7 +79,7 @@ impl Corrald {
         let dir = TempDir::new("corrald");
         fs::create_dir(dir.path().join("out")).expect("create out dir");
         let extra = extra.iter().map(|s| s.to_string()).collect();
-        Corrald { dir, extra, child: None, runs: 0 }
+        Corrald { dir, extra, env: Vec::new(), child: None, runs: 0 }
     }
 
     pub fn write_manifest(&self, text: &str) {
@@ -100,6 +101,7 @@ impl Corrald {
             .arg("--runtime")
             .arg(corral_bin())
             .args(&self.extra)
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -139,6 +141,11 @@ impl Corrald {
     pub fn use_socket(&mut self, name: &str) {
         let path = self.dir.path().join(name);
         self.extra.extend(["--socket".to_string(), path.to_str().expect("UTF-8 temp dir").to_string()]);
+    }
+
+    /// Sets `key=value` in corrald's environment from its next spawn on.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_owned(), value.to_owned()));
     }
 
     /// A file in the test's private dir (for manifests to apply, follower output...).
