@@ -339,3 +339,22 @@ fn events_show_a_restart_and_an_oom_kill() {
     assert_eq!(corrald.inspect(&hog)["oom_kills"].as_u64(), Some(counted), "kept across corrald's restart");
     stop_and_check(&mut corrald, &[&hog, &steady]);
 }
+
+/// The OOM killer taking a child is not the container's end: a later SIGKILL from
+/// corrald's own stop is reported as that, not as an OOM kill.
+#[test]
+fn a_stop_after_a_childs_oom_kill_is_not_reported_as_oomkilled() {
+    skip_unless_root!();
+    let bundle = Bundle::new();
+    let name = unique_service("api-child-oom");
+    let mut corrald = Corrald::new(&[]);
+    let script = "(x=a; while true; do x=$x$x; done); echo survived >> /out/child; sleep 100000 & wait";
+    corrald.write_manifest(&service(&corrald, &bundle, &name, script, "resources = { memory = \"16M\" }"));
+    corrald.spawn();
+    corrald.wait_for("the child's OOM kill", WAIT, || (corrald.out("child") == "survived\n").then_some(()));
+    assert_eq!(corrald.ctl_ok(&["stop", &name]).trim(), format!("{name}: stopped"));
+    let value = corrald.inspect(&name);
+    assert_eq!(value["last_exit"], "killed by signal 9", "{value}");
+    assert_eq!(value["oom_kills"], 0, "{value}");
+    stop_and_check(&mut corrald, &[&name]);
+}

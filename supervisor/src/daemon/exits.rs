@@ -11,7 +11,7 @@ use super::event_loop::{Daemon, Job};
 use super::persist::InitRecord;
 use super::runtime::{oom_killed, run_error, start_time};
 use super::say;
-use crate::core::{Event, ExitStatus};
+use crate::core::{Event, ExitStatus, Phase};
 
 impl Daemon {
     pub(super) fn reap_children(&mut self) {
@@ -93,13 +93,30 @@ impl Daemon {
     /// The service's container ended: report it, stop its probes, delete it.
     pub(super) fn init_exited(&mut self, service: &str, status: ExitStatus) {
         let Some(container) = self.containers.remove(service) else { return };
+        // The cgroup's OOM-kill count also counts a child killed earlier: it names the
+        // init's SIGKILL only if corrald did not send one itself.
         let killed = matches!(status, ExitStatus::Signal(libc::SIGKILL) | ExitStatus::Unknown);
-        let status = if killed && oom_killed(&cgroup_path(&container.id)) { ExitStatus::OomKilled } else { status };
+        let oom = killed && !self.sent_sigkill(service) && oom_killed(&cgroup_path(&container.id));
+        let status = if oom { ExitStatus::OomKilled } else { status };
         say(format!("service {service}: container {} ended: {status:?}", container.id));
         self.note_exit(service, &status);
         self.cancel_probes(service, container.run);
         self.pending.push(Event::Exited { service: service.to_owned(), run: container.run, status });
         self.delete_container(&container.id);
+    }
+}
+
+impl Daemon {
+    /// Whether corrald itself SIGKILLed `service`'s container: its grace period ran out,
+    /// or SIGKILL is its stop signal.
+    fn sent_sigkill(&self, service: &str) -> bool {
+        let definition = self.observed.services.get(service).and_then(|state| state.definition.as_ref());
+        let stop_signal = definition.map(|d| d.supervision.stop.signal);
+        match self.observed.services.get(service).map(|state| &state.phase) {
+            Some(Phase::Killing { .. }) => true,
+            Some(Phase::Stopping { .. }) => stop_signal == Some(libc::SIGKILL),
+            _ => false,
+        }
     }
 }
 
