@@ -126,3 +126,28 @@ fn every_container_setting_of_the_manifest_reaches_the_process() {
     assert!(status.success(), "corrald exited with {status}\n{}", corrald.stderr());
     corrald.assert_nothing_left(&[format!("{name}-1")]);
 }
+
+/// Memory limits that add up to more than this machine has are refused with the numbers
+/// (the total, each service's share, MemTotal), before anything starts.
+#[test]
+fn memory_limits_beyond_the_device_are_refused_with_the_numbers() {
+    let meminfo = fs::read_to_string("/proc/meminfo").expect("read /proc/meminfo");
+    let kib: u64 = meminfo.lines().find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix(" kB")?.parse().ok()).expect("MemTotal");
+    let share_mib = kib / 1024 * 6 / 10; // two of these are 120% of the device
+    let dir = corral_tests::tempdir::TempDir::new("budget");
+    let [a, b] = ["budget-a", "budget-b"].map(unique_service);
+    let block = |name: &str| {
+        format!("[services.{name}]\nrootfs = \"/nonexistent\"\nprocess = {{ args = [\"/x\"] }}\nresources = {{ memory = \"{share_mib}M\" }}\n")
+    };
+    let path = dir.path().join("manifest.toml");
+    fs::write(&path, block(&a) + &block(&b)).expect("write the manifest");
+    let check = std::process::Command::new(corral_tests::supervisor::corrald_bin()).arg("check").arg(&path).output().expect("run corrald check");
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{stderr}");
+    let total = 2 * share_mib * 1024 * 1024;
+    let device = kib * 1024;
+    let line = stderr.lines().find(|l| l.contains("memory limits add up to")).unwrap_or_else(|| panic!("{stderr}"));
+    for part in [format!("({total} bytes: "), format!("{a} "), format!("{b} "), format!("({device} bytes, MemTotal)")] {
+        assert!(line.contains(&part), "{part:?} in {line}");
+    }
+}
