@@ -1,6 +1,7 @@
 //! corrald's log files with real containers: a service's own size and count limits
-//! (and a change of them by SIGHUP), and no output lost when corrald is SIGKILLed again
-//! and again while a service logs fast.
+//! (and a change of them by SIGHUP), no output lost when corrald is SIGKILLed again
+//! and again while a service logs fast, and a service that logs while corrald is down
+//! neither blocked nor killed.
 
 use corral_tests::supervisor::{Corrald, lines, send_signal, service, unique_service};
 use corral_tests::supervisor_chaos::{Rng, assert_nothing_left, log_numbers, lost, poll_until, repeats};
@@ -139,4 +140,41 @@ fn no_log_line_is_lost_when_corrald_is_sigkilled_again_and_again() {
         repeats(&logged),
         began.elapsed()
     );
+}
+
+/// While corrald is down its services go on logging: a burst of about 300 KB (more than a
+/// pipe holds by default, less than the 1 MB corrald asks for) completes without
+/// corrald, the service is neither killed nor blocked, and the next corrald logs it all.
+#[test]
+fn a_service_logging_while_corrald_is_down_is_neither_blocked_nor_killed() {
+    skip_unless_root!();
+    let bundle = Bundle::new();
+    let name = unique_service("burst");
+    let mut corrald = Corrald::new(&[]);
+    let burst = "trap 'exit 0' TERM; while [ ! -e /out/go ]; do sleep 0.02; done; i=0; \
+        while [ $i -lt 30000 ]; do i=$((i+1)); echo line $i; done; \
+        echo done > /out/burst; sleep 100000 & wait";
+    corrald.write_manifest(&service(&corrald, &bundle, &name, burst, ""));
+    corrald.spawn();
+    let init = corrald.wait_for("the service running", Duration::from_secs(20), || Some(corrald.container(&name)?.0));
+
+    corrald.sigkill();
+    fs::write(corrald.out_dir().join("go"), "").expect("start the burst");
+    let began = Instant::now();
+    while corrald.out("burst") != "done\n" {
+        assert!(began.elapsed() < Duration::from_secs(20), "the burst is blocked while corrald is down");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(pid_alive(init), "the service died while corrald was down");
+
+    corrald.spawn();
+    let numbers = corrald.wait_for("the burst in the log", Duration::from_secs(20), || {
+        let numbers = log_numbers(&corrald.logs_dir(), &name, 10);
+        numbers.contains(&30000).then_some(numbers)
+    });
+    assert!(lost(&numbers).is_empty(), "lost: {:?}", lost(&numbers));
+    assert_eq!(corrald.container(&name).map(|(pid, _)| pid), Some(init), "re-adopted, not restarted");
+    let status = corrald.terminate(Duration::from_secs(30));
+    assert!(status.success(), "corrald exited with {status}\n{}", corrald.stderr());
+    assert_nothing_left(&corrald, std::slice::from_ref(&name));
 }
