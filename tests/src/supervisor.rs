@@ -68,6 +68,7 @@ pub struct Corrald {
     dir: TempDir,
     extra: Vec<String>,
     env: Vec<(String, String)>,
+    runtime: PathBuf,
     child: Option<Child>,
     runs: usize,
 }
@@ -79,7 +80,7 @@ impl Corrald {
         let dir = TempDir::new("corrald");
         fs::create_dir(dir.path().join("out")).expect("create out dir");
         let extra = extra.iter().map(|s| s.to_string()).collect();
-        Corrald { dir, extra, env: Vec::new(), child: None, runs: 0 }
+        Corrald { dir, extra, env: Vec::new(), runtime: corral_bin(), child: None, runs: 0 }
     }
 
     pub fn write_manifest(&self, text: &str) {
@@ -99,7 +100,7 @@ impl Corrald {
             .arg("--state-dir")
             .arg(self.state_dir())
             .arg("--runtime")
-            .arg(corral_bin())
+            .arg(&self.runtime)
             .args(&self.extra)
             .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
@@ -141,6 +142,12 @@ impl Corrald {
     pub fn use_socket(&mut self, name: &str) {
         let path = self.dir.path().join(name);
         self.extra.extend(["--socket".to_string(), path.to_str().expect("UTF-8 temp dir").to_string()]);
+    }
+
+    /// Makes corrald run `runtime` instead of corral (e.g. a wrapper that records how it
+    /// is run) from its next spawn on.
+    pub fn set_runtime(&mut self, runtime: &Path) {
+        self.runtime = runtime.to_owned();
     }
 
     /// Sets `key=value` in corrald's environment from its next spawn on.

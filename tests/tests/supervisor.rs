@@ -208,11 +208,11 @@ fn an_http_health_check_reaches_a_service_in_its_own_network_namespace() {
 }
 
 /// Under systemd (Type=notify, WatchdogSec): READY=1 once the API answers and the
-/// services are being started,
-/// WATCHDOG=1 at half the watchdog period, STOPPING=1 on SIGTERM; the services never
-/// see systemd's variables.
+/// services are being started, WATCHDOG=1 at half the watchdog period, STOPPING=1 on
+/// SIGTERM; the runtime corrald runs (and so nothing it starts) never sees systemd's
+/// variables, which would let it speak to systemd in corrald's name.
 #[test]
-fn corrald_tells_systemd_it_is_ready_feeds_its_watchdog_and_hides_its_variables() {
+fn corrald_tells_systemd_it_is_ready_feeds_its_watchdog_and_keeps_its_variables_from_the_runtime() {
     skip_unless_root!();
     let bundle = Bundle::new();
     let name = unique_service("notified");
@@ -221,7 +221,15 @@ fn corrald_tells_systemd_it_is_ready_feeds_its_watchdog_and_hides_its_variables(
     systemd.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
     corrald.set_env("NOTIFY_SOCKET", corrald.file("notify.sock").to_str().expect("UTF-8"));
     corrald.set_env("WATCHDOG_USEC", "400000");
-    let script = "env > /out/env; echo start >> /out/starts; sleep 100000 & wait";
+    // The runtime, wrapped: each run records its environment, then is corral.
+    let wrapper = corrald.file("corral-wrapper");
+    let envs = corrald.file("runtime-envs");
+    fs::create_dir(&envs).expect("mkdir runtime-envs");
+    let script = format!("#!/bin/sh\nenv > {}/$$\nexec {} \"$@\"\n", envs.display(), corral_bin().display());
+    fs::write(&wrapper, script).expect("write the wrapper");
+    fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod the wrapper");
+    corrald.set_runtime(&wrapper);
+    let script = "echo start >> /out/starts; sleep 100000 & wait";
     corrald.write_manifest(&service(&corrald, &bundle, &name, script, "stop = { signal = \"SIGKILL\" }"));
     corrald.spawn();
 
@@ -242,11 +250,16 @@ fn corrald_tells_systemd_it_is_ready_feeds_its_watchdog_and_hides_its_variables(
     let took = ready.elapsed();
     assert!(took >= Duration::from_millis(450) && took < Duration::from_secs(3), "4 pings in {took:?}");
 
-    corrald.wait_for("the service's env", Duration::from_secs(10), || (!corrald.out("env").is_empty()).then_some(()));
-    let env = corrald.out("env");
-    assert!(!env.contains("NOTIFY_SOCKET") && !env.contains("WATCHDOG_"), "the service saw systemd's variables:\n{env}");
+    corrald.wait_for("the service running", Duration::from_secs(10), || corrald.container(&name));
+    let runs = fs::read_dir(&envs).expect("read runtime-envs").count();
+    assert!(runs >= 1, "corrald ran the runtime through the wrapper");
+    for entry in fs::read_dir(&envs).expect("read runtime-envs") {
+        let env = fs::read_to_string(entry.expect("entry").path()).expect("read an env");
+        assert!(!env.contains("NOTIFY_SOCKET") && !env.contains("WATCHDOG_"), "the runtime saw systemd's variables:\n{env}");
+    }
     send_signal(i64::from(corrald.pid()), "TERM");
-    let stopping = (0..20).map(|_| receive()).find(|message| message != "WATCHDOG=1").expect("a message");
+    // Pings may still come first; the socket's read timeout bounds the wait.
+    let stopping = std::iter::repeat_with(&mut receive).find(|message| message != "WATCHDOG=1").expect("a message");
     assert!(stopping.starts_with("STOPPING=1"), "{stopping}");
     stop_and_check(&mut corrald, &[&name]);
 }

@@ -153,18 +153,31 @@ fn start_reports_a_failed_start_and_stop_a_timeout() {
     );
     // sh as the container's init ignores SIGTERM: the stop waits out the grace period.
     let slow_block = corral_tests::supervisor::service(&corrald, &bundle, &slow, &waiter("slow"), "stop = { grace = \"4s\" }");
-    corrald.write_manifest(&(broken_block + &slow_block));
+    let oneshot = unique_service("api-oneshot");
+    let oneshot_block = service(&corrald, &bundle, &oneshot, "echo ran >> /out/oneshot", "restart = \"never\"");
+    corrald.write_manifest(&(broken_block + &slow_block + &oneshot_block));
     corrald.spawn();
     corrald.wait_for_api();
     let slow_pid = init_pid(&corrald, &slow);
     wait_state(&corrald, &broken, "exited");
 
+    let asked = std::time::Instant::now();
     let failed = corrald.ctl(&["start", &broken]);
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(!failed.status.success(), "a failed start fails");
-    let want = format!("corralctl: {broken} did not stay up (start failed: process.args[0] \"/no/such/program\": no such file");
-    assert!(stderr.starts_with(&want) && stderr.trim_end().ends_with("goes on by its restart policy"), "{stderr}");
+    // Answered (and the connection closed) at once, not when the 60 s wait runs out.
+    assert!(asked.elapsed() < Duration::from_secs(20), "answered after {:?}", asked.elapsed());
+    let want = format!("corralctl: {broken} did not start (start failed: process.args[0] \"/no/such/program\": no such file");
+    assert!(stderr.starts_with(&want) && stderr.trim_end().ends_with("check the rootfs)"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // A short job that ends at once was started all the same: a success.
+    wait_state(&corrald, &oneshot, "exited");
+    let ran = corrald.ctl_ok(&["start", &oneshot]);
+    assert!(ran.starts_with(&format!("{oneshot}: ")), "{ran}");
+    corrald.wait_for("the job's second run", WAIT, || (lines(&corrald.out("oneshot")).len() == 2).then_some(()));
+
+    assert_eq!(corrald.http("POST", &format!("/v1/services/{slow}/stop?timeout=86401"), "").0, 400, "a day at most");
 
     let started = std::time::Instant::now();
     let late = corrald.ctl(&["stop", "--timeout", "1", &slow]);
@@ -179,7 +192,7 @@ fn start_reports_a_failed_start_and_stop_a_timeout() {
     assert_eq!(corrald.ctl_ok(&["start", "--no-wait", &slow]).trim(), format!("{slow}: start requested"));
     init_pid(&corrald, &slow);
     assert_eq!(corrald.http("POST", &format!("/v1/services/{slow}/stop?timeout=soon"), "").0, 400);
-    stop_and_check(&mut corrald, &[&broken, &slow]);
+    stop_and_check(&mut corrald, &[&broken, &slow, &oneshot]);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! `Followed` it gets back, and asks `outcome` after every reconcile; the answer goes out
 //! when that is Some (or the client's wait runs out).
 
-use super::state::{Event, ExitStatus, Observed, Phase, RunId};
+use super::state::{Event, ExitStatus, Observed, Phase, RunId, ServiceState};
 
 /// What the operator asked of a service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,19 +40,23 @@ pub struct Followed {
 pub enum Outcome {
     /// The service is running (start, restart) or down (stop).
     Done,
-    /// The container started for the request ended before it was running, or right
-    /// after; the restart policy goes on from there.
-    Exited(ExitStatus),
+    /// The container started for the request ended before it ran (the runtime refused
+    /// it); the restart policy goes on from there.
+    NotStarted(ExitStatus),
     /// Something else took over: another request, a manifest change, a shutdown.
     Overtaken(&'static str),
 }
 
 impl Observed {
-    /// Records the operator's `request` for `service` at `now` and returns what to follow.
+    /// Records the operator's `request` for `service` (of the manifest) at `now` and
+    /// returns what to follow.
     pub fn request(&mut self, service: &str, request: Request, now: super::Instant) -> Followed {
-        // A start of a service that already runs is done at once: its current run counts.
+        // A service added to the manifest so recently that no reconcile has seen it yet.
+        self.services.entry(service.to_owned()).or_insert_with(|| ServiceState::new(now));
+        // A start of a service that already runs (or is starting) is done once that run
+        // is: a hold on it is lifted by the start itself.
         let running = self.services.get(service).and_then(|state| match state.phase {
-            Phase::Starting { run } | Phase::Running { run, .. } if !state.held => Some(run),
+            Phase::Starting { run } | Phase::Running { run, .. } => Some(run),
             _ => None,
         });
         let first_run = match request {
@@ -82,13 +86,18 @@ impl Followed {
             (Request::Stop, Some(state)) => matches!(state.phase, Phase::Down { .. }).then_some(Outcome::Done),
             (_, Some(_)) if observed.shutting_down => Some(Outcome::Overtaken("corrald is shutting down")),
             (_, Some(state)) if state.held => Some(Outcome::Overtaken("it was stopped meanwhile")),
-            (_, Some(state)) => match &state.phase {
-                Phase::Running { run, .. } if *run >= self.first_run => Some(Outcome::Done),
-                _ if state.last_exit_run.is_some_and(|run| run >= self.first_run) => {
-                    state.last_exit.clone().map(Outcome::Exited)
-                }
-                _ => None,
-            },
+            // Done once a run of the request's ran, even if it has ended since (a short
+            // job); its end is the service's state, not the request's failure.
+            (_, Some(state))
+                if state.last_started_run.is_some_and(|run| run >= self.first_run)
+                    || matches!(state.phase, Phase::Running { run, .. } if run >= self.first_run) =>
+            {
+                Some(Outcome::Done)
+            }
+            (_, Some(state)) if state.last_exit_run.is_some_and(|run| run >= self.first_run) => {
+                state.last_exit.clone().map(Outcome::NotStarted)
+            }
+            (_, Some(_)) => None,
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct ServiceState {
     pub last_exit: Option<ExitStatus>,
     /// The run `last_exit` ended.
     pub last_exit_run: Option<RunId>,
+    /// The latest run that reached Running (its process was exec'd), even if briefly.
+    pub last_started_run: Option<RunId>,
 }
 
 /// Where a service is in its life.
@@ -207,6 +209,7 @@ impl ServiceState {
             restarts: 0,
             last_exit: None,
             last_exit_run: None,
+            last_started_run: None,
         }
     }
 
@@ -256,6 +259,7 @@ impl Observed {
         let state = self.services.get_mut(service).filter(|state| state.live_run().is_none())?;
         state.definition = Some(definition);
         state.phase = Phase::Running { run, since: now, health: Health::default() };
+        state.last_started_run = Some(run);
         self.next_run += 1;
         Some(run)
     }
@@ -271,6 +275,7 @@ impl ServiceState {
     fn started(&mut self, run: RunId, now: Instant) {
         if self.phase == (Phase::Starting { run }) {
             self.phase = Phase::Running { run, since: now, health: Health::default() };
+            self.last_started_run = Some(run);
         }
     }
 
@@ -298,9 +303,12 @@ impl ServiceState {
         }
     }
 
+    /// Lifts a hold; a service that is down, or waiting out a restart backoff, starts
+    /// now with its count of restarts in a row reset (the operator is the backoff's
+    /// judge now).
     fn operator_start(&mut self, now: Instant) {
         self.held = false;
-        if matches!(self.phase, Phase::Down { .. }) {
+        if matches!(self.phase, Phase::Down { .. } | Phase::Waiting { .. }) {
             self.recent_restarts = 0;
             self.phase = Phase::Waiting { not_before: now };
         }

@@ -53,7 +53,10 @@ impl Daemon {
         self.next_container = snapshot.next_container.max(1);
         self.seed_services(&snapshot, now);
         let mut adopted = BTreeSet::new();
-        let earlier_boot = !snapshot.boot_id.is_empty() && snapshot.boot_id != self.boot_id;
+        // Unknown on either side (an older corrald's file, no procfs entry): the pid and
+        // start-time check alone decides, as before boot ids were kept.
+        let known = !snapshot.boot_id.is_empty() && !self.boot_id.is_empty();
+        let earlier_boot = known && snapshot.boot_id != self.boot_id;
         if earlier_boot {
             say("the state file is from an earlier boot: its containers are gone; starting every service");
         }

@@ -137,16 +137,20 @@ impl Daemon {
             signals,
             timer,
         };
-        let lowest = daemon.host.lowest_oom_score_adj;
-        let critical = daemon.manifest.services.values().any(|s| s.container.priority == Priority::Critical);
-        if critical && lowest > Priority::Critical.oom_score_adj() {
-            say(format!(
-                "no CAP_SYS_RESOURCE: critical services get oom_score_adj {lowest}, not {} (their CPU weight still applies)",
-                Priority::Critical.oom_score_adj()
-            ));
-        }
+        daemon.warn_of_oom_floor();
         daemon.take_over(clock::now());
         Ok(daemon)
+    }
+
+    /// Says once, at start-up, that critical services cannot get their oom_score_adj.
+    fn warn_of_oom_floor(&self) {
+        let (lowest, wanted) = (self.host.lowest_oom_score_adj, Priority::Critical.oom_score_adj());
+        let critical = self.manifest.services.values().any(|s| s.container.priority == Priority::Critical);
+        if critical && lowest > wanted {
+            say(format!(
+                "no CAP_SYS_RESOURCE: critical services get oom_score_adj {lowest}, not {wanted} (their CPU weight still applies)"
+            ));
+        }
     }
 
     pub fn run(mut self) -> Result<(), DaemonError> {

@@ -62,7 +62,7 @@ struct Operator {
     service: String,
     /// Give up waiting after SECONDS (the request stays in effect); default: 60 s, plus
     /// the stop grace period for stop and restart.
-    #[arg(long, value_name = "SECONDS", conflicts_with = "no_wait")]
+    #[arg(long, value_name = "SECONDS", conflicts_with = "no_wait", value_parser = clap::value_parser!(u64).range(0..=86_400))]
     timeout: Option<u64>,
     /// Return once corrald has the request, without waiting for it to take effect.
     #[arg(long)]
@@ -147,8 +147,12 @@ fn operator(client: &Client, args: &Operator, action: &str) -> Result<(), Failur
     let timeout = if args.no_wait { Some(0) } else { args.timeout };
     let query = timeout.map(|secs| format!("?timeout={secs}")).unwrap_or_default();
     let answer = client.post(&format!("/v1/services/{service}/{action}{query}"), b"")?.json()?;
+    // After a start, a state other than running (a short job that ended, a crash
+    // already waiting out its backoff) needs its reason; after a stop it says nothing new.
+    let reason = answer["reason"].as_str().filter(|_| action != "stop").map(|reason| format!(" ({reason})"));
+    let reason = reason.unwrap_or_default();
     match answer["state"].as_str() {
-        Some(state) => print(&format!("{service}: {state}\n")),
+        Some(state) => print(&format!("{service}: {state}{reason}\n")),
         None => print(&format!("{service}: {action} requested\n")),
     }
 }

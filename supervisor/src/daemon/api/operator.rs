@@ -19,6 +19,8 @@ use crate::daemon::event_loop::Daemon;
 
 /// How long a request is followed when the client does not say.
 const DEFAULT_WAIT: Duration = Duration::from_secs(60);
+/// The longest wait a client may ask for (a day): deadlines stay far from overflow.
+pub const MAX_WAIT_SECS: u64 = 86_400;
 
 impl Daemon {
     /// `POST /v1/services/NAME/{start,stop,restart}`.
@@ -35,8 +37,11 @@ impl Daemon {
         let wait = match request.param("timeout") {
             None => DEFAULT_WAIT + if operation == Operation::Start { Duration::ZERO } else { service.supervision.stop.grace },
             Some(text) => match text.parse::<u64>() {
-                Ok(secs) => Duration::from_secs(secs),
-                Err(_) => return Response::error(400, format!("timeout={text}: not a number of seconds")).into(),
+                Ok(secs) if secs <= MAX_WAIT_SECS => Duration::from_secs(secs),
+                _ => {
+                    let message = format!("timeout={text}: give a number of seconds from 0 to {MAX_WAIT_SECS}");
+                    return Response::error(400, message).into();
+                }
             },
         };
         let followed = self.observed.request(name, operation, now);
@@ -65,19 +70,20 @@ impl Daemon {
                 conn.answer(&answer);
             }
         }
+        // An answered connection closes now: the client reads until the end of the
+        // stream, and the loop may sleep long before its next `expire`.
+        self.api.conns.retain(|_, conn| conn.phase != Phase::Closed);
     }
 
     fn answer_for(&self, followed: &Followed, outcome: Outcome, now: Instant) -> Response {
         let (name, word) = (&followed.service, followed.request.word());
         match outcome {
             Outcome::Done => {
-                let state = self.observed.services.get(name).map(|state| self.summary(name, state, now).state);
-                Response::json(200, &json!({ "service": name, "done": word, "state": state.unwrap_or("removed") }))
+                let summary = self.observed.services.get(name).map(|state| self.summary(name, state, now));
+                let (state, reason) = summary.map_or(("removed", None), |summary| (summary.state, summary.reason));
+                Response::json(200, &json!({ "service": name, "done": word, "state": state, "reason": reason }))
             }
-            Outcome::Exited(status) => failed(
-                "exited",
-                format!("{name} did not stay up ({}); corrald goes on by its restart policy", exit_text(&status)),
-            ),
+            Outcome::NotStarted(status) => failed("not-started", format!("{name} did not start ({})", exit_text(&status))),
             Outcome::Overtaken(why) => failed("overtaken", format!("{word} of {name} did not complete: {why}")),
         }
     }

@@ -1,6 +1,5 @@
 //! What each endpoint does (the reference is docs/api.md).
 
-
 use super::apply::{Changes, errors_json, save_manifest};
 use super::conn::Follow;
 use super::http::{JSON_LINES, PROMETHEUS, Request, Response, TEXT};

@@ -21,10 +21,11 @@ pub struct HostFacts {
     /// Pure cgroup v2 (cpu.weight and io.weight are then written as they are, through
     /// linux.resources.unified, rather than converted from v1 values).
     pub pure_cgroup_v2: bool,
-    /// The lowest oom_score_adj a container can be given: -1000 with CAP_SYS_RESOURCE,
-    /// else corrald's own (the kernel refuses to lower it further without that
-    /// capability, as when corrald itself runs in a container). A critical service gets
-    /// no lower than this instead of failing to start.
+    /// The lowest oom_score_adj a container can surely be given: -1000 with
+    /// CAP_SYS_RESOURCE in the initial user namespace, else corrald's own. (Without it
+    /// the kernel refuses to go below the process's oom_score_adj_min, which procfs does
+    /// not show; corrald's current value is at or above it.) A critical service gets no
+    /// lower than this instead of failing to start, as when corrald runs in a container.
     pub lowest_oom_score_adj: i32,
 }
 
@@ -38,7 +39,11 @@ impl HostFacts {
         let effective = status.lines().find_map(|line| line.strip_prefix("CapEff:"));
         let caps = effective.and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok()).unwrap_or(0);
         let own = std::fs::read_to_string("/proc/self/oom_score_adj").ok().and_then(|text| text.trim().parse().ok());
-        let lowest = if caps & (1 << CAP_SYS_RESOURCE) != 0 { -1000 } else { own.unwrap_or(0) };
+        // In a user namespace the capability counts only there, not for this setting.
+        let uid_map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        let initial_userns = uid_map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"];
+        let capable = caps & (1 << CAP_SYS_RESOURCE) != 0 && initial_userns;
+        let lowest = if capable { -1000 } else { own.unwrap_or(0) };
         HostFacts { pure_cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(), lowest_oom_score_adj: lowest }
     }
 }
