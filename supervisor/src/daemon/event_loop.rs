@@ -248,7 +248,9 @@ impl Daemon {
                 Source::Timer => {
                     let _ = self.timer.wait(); // clears the expiry; the loop re-reads the clock
                 }
-                Source::Log(token) => self.drain_log(token),
+                Source::Log(token) => {
+                    self.drain_log(token); // what is left keeps the pipe readable: back next pass
+                }
                 Source::Pidfd(service) => self.adopted_exited(&service),
                 Source::Probe(token) => self.advance_probe(token, flags),
                 Source::Listener => self.accept_clients(now),
@@ -331,14 +333,16 @@ impl Daemon {
         self.next_token
     }
 
-    fn drain_log(&mut self, token: u64) {
-        let Some(reader) = self.log_readers.get(&token) else { return };
+    /// Moves a bounded amount of a pipe's output into its log file; true if more waits.
+    fn drain_log(&mut self, token: u64) -> bool {
+        let Some(reader) = self.log_readers.get(&token) else { return false };
         let (dir, limits) = (self.dirs.logs(), self.log_limits_of(&reader.service));
         let file = self.log_files.entry(reader.service.clone()).or_insert_with(|| log_file(&dir, &reader.service, limits));
         // Read again on every drain: a manifest applied since applies to what comes next.
         file.set_limits(limits);
         let api = &mut self.api;
         match self.log_drainer.drain(&reader.fd, file, &mut |bytes| api.feed_logs(&reader.service, bytes)) {
+            Ok(Drained::More) => return true,
             Ok(Drained::Empty) => {}
             Ok(Drained::Closed) => {
                 self.log_readers.remove(&token);
@@ -350,6 +354,7 @@ impl Daemon {
                 self.log_readers.remove(&token);
             }
         }
+        false
     }
 
     /// `service`'s log limits: its manifest `logs` table over corrald's flags.
@@ -366,10 +371,11 @@ impl Daemon {
         }
     }
 
+    /// Before exiting: every container has ended, so each pipe runs dry.
     fn drain_all_logs(&mut self) {
         let tokens: Vec<u64> = self.log_readers.keys().copied().collect();
         for token in tokens {
-            self.drain_log(token);
+            while self.drain_log(token) {}
         }
     }
 }

@@ -95,10 +95,16 @@ pub enum Drained {
     Empty,
     /// Every writer is gone: the container and all its processes ended.
     Closed,
+    /// `MAX_CHUNKS` were moved and more is waiting: the pipe stays readable, so the
+    /// loop comes back after serving everything else.
+    More,
 }
 
 /// Bytes moved per step: what a pipe of the default size (the scratch pipe) holds.
 const CHUNK: usize = 64 * 1024;
+/// Chunks moved per drain: a service writing faster than the disk takes must not keep
+/// the loop (health checks, restarts, the API) from everything else.
+const MAX_CHUNKS: usize = 16;
 
 /// Moves output from log pipes to log files, at least once (see the module doc). One
 /// serves every pipe: its scratch pipe is empty between steps.
@@ -133,7 +139,17 @@ impl Drainer {
         file: &mut RotatingFile,
         follow: &mut dyn FnMut(&[u8]),
     ) -> io::Result<Drained> {
-        loop {
+        self.drain_at_most(reader, file, follow, MAX_CHUNKS)
+    }
+
+    fn drain_at_most(
+        &mut self,
+        reader: &OwnedFd,
+        file: &mut RotatingFile,
+        follow: &mut dyn FnMut(&[u8]),
+        chunks: usize,
+    ) -> io::Result<Drained> {
+        for _ in 0..chunks {
             let len = match self.peek(reader)? {
                 Peeked::Bytes(len) => len,
                 Peeked::Nothing(drained) => return Ok(drained),
@@ -144,6 +160,7 @@ impl Drainer {
             follow(&self.buffer[..len]);
             self.consume(reader, len)?;
         }
+        Ok(Drained::More)
     }
 
     /// Copies the head of `reader`'s pipe into the buffer, leaving it in the pipe.
@@ -367,7 +384,7 @@ mod tests {
         });
         // Closed once the writer's end is gone with its thread and all was drained.
         while drainer.drain(&pipe.reader, &mut log, &mut |bytes| followed.extend_from_slice(bytes)).expect("drain")
-            == Drained::Empty
+            != Drained::Closed
         {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
@@ -375,6 +392,24 @@ mod tests {
         assert!(all.len() > 4 * CHUNK);
         assert_eq!(fs::read(dir.join("svc.log")).expect("log"), all);
         assert_eq!(followed, all);
+        fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    /// A pipe that never runs dry (a service logging faster than the disk) is drained
+    /// a bounded amount per call, so the loop gets to everything else.
+    #[test]
+    fn one_drain_moves_a_bounded_amount() {
+        let dir = temp_dir("bounded");
+        let pipe = new_pipe().expect("pipe");
+        let mut log = RotatingFile::new(&dir, "svc", LogLimits { max_bytes: 1 << 30, keep: 1 });
+        let mut drainer = Drainer::new().expect("drainer");
+        let all = numbered_lines(0, 20_000); // about 210 KB, well within the 1 MB pipe
+        write_all(&pipe.output, &all);
+        let size = || fs::metadata(dir.join("svc.log")).map_or(0, |meta| meta.len());
+        assert_eq!(drainer.drain_at_most(&pipe.reader, &mut log, &mut |_| {}, 2).expect("drain"), Drained::More);
+        assert_eq!(size(), 2 * CHUNK as u64, "two chunks, no more");
+        assert_eq!(drainer.drain(&pipe.reader, &mut log, &mut |_| {}).expect("drain"), Drained::Empty);
+        assert_eq!(fs::read(dir.join("svc.log")).expect("log"), all);
         fs::remove_dir_all(&dir).expect("clean up");
     }
 
