@@ -257,6 +257,12 @@ fn corrald_tells_systemd_it_is_ready_feeds_its_watchdog_and_keeps_its_variables_
         let env = fs::read_to_string(entry.expect("entry").path()).expect("read an env");
         assert!(!env.contains("NOTIFY_SOCKET") && !env.contains("WATCHDOG_"), "the runtime saw systemd's variables:\n{env}");
     }
+    // A receiver that stops reading (its queue holds 10 datagrams, 15 pings come in 3 s)
+    // must not stall corrald: it still answers at once.
+    std::thread::sleep(Duration::from_secs(3));
+    let asked = std::time::Instant::now();
+    assert!(corrald.ctl(&["status"]).status.success(), "corrald answers while systemd does not read");
+    assert!(asked.elapsed() < Duration::from_secs(2), "answered after {:?}", asked.elapsed());
     send_signal(i64::from(corrald.pid()), "TERM");
     // Pings may still come first; the socket's read timeout bounds the wait.
     let stopping = std::iter::repeat_with(&mut receive).find(|message| message != "WATCHDOG=1").expect("a message");
